@@ -1,0 +1,28 @@
+"""Cameras: the OpenCV pinhole type, converters in pairs, look-at and orbit layouts."""
+
+from .camera import (
+    Camera,
+    c2w_from_w2c,
+    intrinsics_matrix,
+    look_at_w2c,
+    opencv_c2w_from_opengl_c2w,
+    opengl_c2w_from_opencv_c2w,
+    w2c_from_c2w,
+)
+from .orbits import (
+    FACELIFT_FOCAL_512,
+    MVDIFFUSION_AZIMUTHS_DEG,
+    OrbitConfig,
+    camera_on_sphere,
+    cameras_to_json,
+    mvdiffusion_cameras,
+    orbit_cameras,
+    rig_ring,
+)
+
+__all__ = [
+    "Camera", "c2w_from_w2c", "w2c_from_c2w", "opencv_c2w_from_opengl_c2w",
+    "opengl_c2w_from_opencv_c2w", "look_at_w2c", "intrinsics_matrix", "OrbitConfig",
+    "orbit_cameras", "mvdiffusion_cameras", "rig_ring", "camera_on_sphere", "cameras_to_json",
+    "FACELIFT_FOCAL_512", "MVDIFFUSION_AZIMUTHS_DEG",
+]
