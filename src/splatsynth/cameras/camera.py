@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Camera:
     """A calibrated pinhole camera.
 
@@ -42,6 +42,15 @@ class Camera:
             object.__setattr__(self, name, float(getattr(self, name)))
         object.__setattr__(self, "w", int(self.w))
         object.__setattr__(self, "h", int(self.h))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Camera):
+            return NotImplemented
+        return (np.array_equal(self.w2c, other.w2c) and
+                (self.fx, self.fy, self.cx, self.cy, self.w, self.h) ==
+                (other.fx, other.fy, other.cx, other.cy, other.w, other.h))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking array inside: not hashable
 
     # --- extrinsics -------------------------------------------------------------------
     @property

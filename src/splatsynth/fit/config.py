@@ -1,0 +1,81 @@
+"""The fit's knobs (SPEC section 5); one dotted name each from YAML to CLI to report.json."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """How one scene is fitted with Gaussian splatting."""
+
+    method: Literal["3dgs", "2dgs"] = "3dgs"
+    """Primitive: 3D Gaussians (3dgs) or 2D surfels (2dgs)."""
+    iterations: int = 1000
+    """Optimisation steps (the design range is 500-2000)."""
+    num_gaussians: int = 20000
+    """Gaussian budget (10k-50k); the default strategy keeps exactly this many."""
+    sh_degree: int = 1
+    """Spherical-harmonics degree of the colour (0-3); raised on a schedule during the fit.
+    Low by default: six views pin view-dependent colour poorly, and higher degrees overfit."""
+    sh_increase_every: int = 250
+    """Raise the active SH degree by one every this many steps."""
+    strategy: Literal["mcmc", "classic"] = "mcmc"
+    """Densification: fixed budget with relocation of dead Gaussians (mcmc), or Inria's
+    clone/split/prune (classic)."""
+    init: Literal["hull", "random"] = "hull"
+    """Initial Gaussians: sampled on/in the masks' visual hull, or uniformly in a sphere."""
+    lr_position: float = 1e-3
+    """Adam learning rate of the means (decays exponentially to 1% by the end)."""
+    lr_feature: float = 1e-2
+    """Learning rate of the SH DC colour (higher-order SH use 1/20 of it)."""
+    lr_opacity: float = 5e-2
+    """Learning rate of the opacity logits."""
+    lr_scaling: float = 5e-3
+    """Learning rate of the log-scales."""
+    lr_rotation: float = 1e-3
+    """Learning rate of the quaternions."""
+    ssim_lambda: float = 0.2
+    """Weight of (1 - SSIM) in the colour loss; L1 gets 1 - ssim_lambda."""
+    mask_weight: float = 0.5
+    """Weight of the alpha-vs-mask loss (whole frame) when the scene has masks; 0 disables."""
+    random_background: bool = True
+    """Composite each training image over a random colour so the subject cannot absorb the
+    background (needs masks; otherwise the fixed background is used)."""
+    background: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    """Background colour of renders and of composited inputs outside training (white)."""
+    opacity_reg: float = 0.01
+    """Mean-opacity regularizer weight (MCMC): pushes unneeded Gaussians to transparency so
+    they can be relocated."""
+    scale_reg: float = 0.01
+    """Mean-scale regularizer weight (MCMC): discourages large blurry Gaussians."""
+    crop_margin: int = 16
+    """Colour losses run on the subject's bounding box plus this many pixels when masks exist
+    (background pixels are pure overhead); the mask loss always covers the whole frame."""
+    refine_every: int = 100
+    """Relocate / densify every this many steps."""
+    refine_start: int = 100
+    """First step of relocation / densification."""
+    refine_stop_fraction: float = 0.75
+    """Stop relocating / densifying after this fraction of the iterations."""
+    optimize_pose: bool = False
+    """Learn a 6-dof delta pose per input view (view 0 held fixed as the gauge)."""
+    lr_pose: float = 1e-3
+    """Learning rate of the pose deltas."""
+    pose_warmup: int = 100
+    """Steps before pose deltas start to move (the Gaussians need a rough shape first)."""
+    depth_weight: float = 0.1
+    """2DGS depth-distortion weight."""
+    normal_weight: float = 0.05
+    """2DGS normal-consistency weight."""
+    regularizer_start: int = 300
+    """2DGS regularizers switch on after this many steps."""
+    holdout_view: int = -1
+    """When >= 0, that input view is left out of training and scored (leave-one-view-out)."""
+    seed: int = 0
+    """Seed of every random choice in the fit."""
+    progress: bool = True
+    """Show a progress bar with loss and PSNR."""
+    backend: Literal["auto", "numba", "torch"] = "auto"
+    """Rasterizer backend."""

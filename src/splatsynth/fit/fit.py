@@ -1,0 +1,284 @@
+"""``fit_scene``: sparse-view Gaussian splatting of one (normalized) scene."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..cameras import Camera
+from ..errors import SplatsynthError
+from ..gaussians import Gaussians, num_sh_coeffs
+from ..losses import alpha_mask_loss, l1_ssim_loss, opacity_regularizer, scale_regularizer
+from ..metrics import score_view
+from ..optim import (
+    ClassicStrategy,
+    MCMCStrategy,
+    PoseDeltas,
+    active_sh_degree,
+    exp_decay,
+    refine_now,
+)
+from ..scene_io.scene import Scene
+from .config import FitConfig
+from .init import init_from_hull, init_random
+from .rendering import Renders, render_cameras
+
+
+@dataclass
+class FitResult:
+    """What a fit produces.
+
+    Attributes:
+        gaussians: the fitted Gaussians (detached, float32, in the scene's frame).
+        cameras: the input cameras, refined when ``optimize_pose`` was on (else as given).
+        pose_deltas: per-view refinement deltas (empty when pose refinement was off).
+        metrics: "train" (mean over training views), "per_view", and "holdout" when a view was
+            left out.
+        timings: seconds per phase.
+        history: loss / PSNR samples along the fit.
+        config: the resolved :class:`FitConfig`.
+    """
+
+    gaussians: Gaussians
+    cameras: list[Camera]
+    pose_deltas: list[dict]
+    metrics: dict
+    timings: dict
+    history: list[dict]
+    config: FitConfig
+    train_views: list[int] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int):
+    # The numba kernels own the cores; torch's pool competing with them costs ~10x.
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _bbox(mask: np.ndarray | None, margin: int, w: int, h: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of the mask's foreground plus ``margin``, or the whole frame."""
+    if mask is None or not (mask > 0.5).any():
+        return 0, 0, w, h
+    ys, xs = np.nonzero(mask > 0.5)
+    x0, x1 = max(int(xs.min()) - margin, 0), min(int(xs.max()) + 1 + margin, w)
+    y0, y1 = max(int(ys.min()) - margin, 0), min(int(ys.max()) + 1 + margin, h)
+    # SSIM needs an 11x11 window inside the crop.
+    if x1 - x0 < 16:
+        x0, x1 = max(0, min(x0, w - 16)), min(w, max(x1, 16))
+    if y1 - y0 < 16:
+        y0, y1 = max(0, min(y0, h - 16)), min(h, max(y1, 16))
+    return x0, y0, x1, y1
+
+
+def _initial_gaussians(scene: Scene, cfg: FitConfig, train: list[int], rng: np.random.Generator
+                       ) -> Gaussians:
+    if cfg.init == "hull" and scene.has_masks:
+        from ..scene_io.normalize import carve_visual_hull
+
+        views = [scene.views[i] for i in train]
+        hull = carve_visual_hull([v.camera for v in views], [v.mask for v in views])
+        if hull.points.shape[0] >= 8:
+            return init_from_hull(scene, hull.points, hull.surface, hull.voxel_size,
+                                  cfg.num_gaussians, cfg.sh_degree, rng)
+    return init_random(scene, cfg.num_gaussians, 1.0, cfg.sh_degree, rng)
+
+
+def fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
+    """Fit Gaussians to a scene's views.
+
+    The scene should already be in the canonical frame (``scene_io.normalize``): the
+    initialisation radius, learning rates and noise are tuned for a subject of radius ~1.
+
+    Args:
+        scene: the input views (with masks when available).
+        cfg: the fit configuration (defaults when None); ``cfg.holdout_view >= 0`` leaves
+            that view out and scores it.
+    Returns:
+        :class:`FitResult`.
+    """
+    cfg = cfg or FitConfig()
+    n_views = len(scene.views)
+    if n_views == 0:
+        raise SplatsynthError(f"scene {scene.scene_id}: no views to fit")
+    if cfg.holdout_view >= n_views:
+        raise SplatsynthError(f"fit.holdout_view={cfg.holdout_view} but the scene has "
+                              f"{n_views} views")
+    if not 0 <= cfg.sh_degree <= 3:
+        raise SplatsynthError(f"fit.sh_degree must be 0..3, got {cfg.sh_degree}")
+    if cfg.method != "3dgs":
+        raise SplatsynthError(f"fit.method={cfg.method!r} is not available yet (3dgs only)")
+    train = [i for i in range(n_views) if i != cfg.holdout_view]
+    if not train:
+        raise SplatsynthError(f"scene {scene.scene_id}: nothing left to train on")
+
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+
+    g0 = _initial_gaussians(scene, cfg, train, rng)
+    timings["init"] = time.perf_counter() - t_start
+
+    params = {
+        "means": torch.nn.Parameter(g0.means.clone()),
+        "quats": torch.nn.Parameter(g0.quats_wxyz.clone()),
+        "log_scales": torch.nn.Parameter(g0.log_scales.clone()),
+        "opacity_logits": torch.nn.Parameter(g0.opacity_logits.clone()),
+        "sh_dc": torch.nn.Parameter(g0.sh[:, :1].clone()),
+        "sh_rest": torch.nn.Parameter(g0.sh[:, 1:].clone()),
+    }
+    lrs = {"means": cfg.lr_position, "quats": cfg.lr_rotation, "log_scales": cfg.lr_scaling,
+           "opacity_logits": cfg.lr_opacity, "sh_dc": cfg.lr_feature,
+           "sh_rest": cfg.lr_feature / 20.0}
+    optimizer = torch.optim.Adam(
+        [{"params": [params[k]], "lr": lrs[k], "name": k} for k in params], eps=1e-15)
+    poses = PoseDeltas(n_views, fixed=train[0]) if cfg.optimize_pose else None
+    pose_opt = torch.optim.Adam(poses.parameters(), lr=cfg.lr_pose) if poses else None
+    mcmc = MCMCStrategy(seed=cfg.seed) if cfg.strategy == "mcmc" else None
+    classic = ClassicStrategy(cfg.num_gaussians, seed=cfg.seed) if cfg.strategy == "classic" \
+        else None
+
+    # Per-view tensors, computed once.
+    has_masks = scene.has_masks
+    images = [torch.as_tensor(v.image, dtype=torch.float32) for v in scene.views]
+    masks = [torch.as_tensor(v.mask, dtype=torch.float32) if v.mask is not None else None
+             for v in scene.views]
+    boxes = [_bbox(v.mask, cfg.crop_margin, v.camera.w, v.camera.h) for v in scene.views]
+    w2cs = [torch.as_tensor(v.camera.w2c, dtype=torch.float32) for v in scene.views]
+    Ks = [torch.as_tensor(v.camera.K, dtype=torch.float32) for v in scene.views]
+    fixed_bg = torch.tensor(cfg.background, dtype=torch.float32)
+
+    from ..render import rasterize
+
+    refine_stop = int(cfg.refine_stop_fraction * cfg.iterations)
+    history: list[dict] = []
+    order: list[int] = []
+    bar = tqdm(range(1, cfg.iterations + 1), desc=f"fit {scene.scene_id}", unit="it",
+               disable=not cfg.progress, leave=False)
+    t_loop = time.perf_counter()
+    ema_loss, ema_psnr = None, None
+    with _torch_threads(1):
+        for step in bar:
+            if not order:
+                order = [train[i] for i in torch.randperm(len(train), generator=gen).tolist()]
+            vi = order.pop()
+            cam = scene.views[vi].camera
+            lr_means = exp_decay(step - 1, cfg.iterations, cfg.lr_position)
+            optimizer.param_groups[0]["lr"] = lr_means
+            deg = active_sh_degree(step - 1, cfg.sh_degree, cfg.sh_increase_every)
+            if has_masks and cfg.random_background:
+                bg = torch.rand(3, generator=gen)
+            else:
+                bg = fixed_bg
+            img, mask = images[vi], masks[vi]
+            target = img if mask is None else img * mask[..., None] + bg * (1 - mask[..., None])
+            viewmat = w2cs[vi][None]
+            if poses is not None and step > cfg.pose_warmup:
+                viewmat = poses(viewmat, vi)
+            sh = torch.cat([params["sh_dc"], params["sh_rest"]], 1)[:, :num_sh_coeffs(deg)]
+            out = rasterize(params["means"], params["quats"], torch.exp(params["log_scales"]),
+                            torch.sigmoid(params["opacity_logits"]), sh, viewmat, Ks[vi][None],
+                            cam.w, cam.h, sh_degree=deg, backgrounds=bg[None],
+                            backend=cfg.backend)
+            rgb, alpha = out.colors[0, ..., :3], out.alphas[0, ..., 0]
+            x0, y0, x1, y1 = boxes[vi]
+            loss = l1_ssim_loss(rgb[y0:y1, x0:x1], target[y0:y1, x0:x1], cfg.ssim_lambda)
+            if mask is not None and cfg.mask_weight > 0:
+                loss = loss + cfg.mask_weight * alpha_mask_loss(alpha, mask)
+            if mcmc is not None:
+                loss = loss + cfg.opacity_reg * opacity_regularizer(
+                    torch.sigmoid(params["opacity_logits"]))
+                loss = loss + cfg.scale_reg * scale_regularizer(torch.exp(params["log_scales"]))
+            if not torch.isfinite(loss):
+                raise SplatsynthError(f"scene {scene.scene_id}: the fit diverged at step {step} "
+                                      f"(loss is {loss.item()}); try a lower fit.lr_position")
+            optimizer.zero_grad(set_to_none=True)
+            if pose_opt is not None:
+                pose_opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if classic is not None:
+                classic.accumulate(params)
+            optimizer.step()
+            if pose_opt is not None and step > cfg.pose_warmup:
+                pose_opt.step()
+            if mcmc is not None:
+                if refine_now(step, cfg.refine_start, cfg.refine_every, refine_stop):
+                    mcmc.relocate(params, optimizer)
+                mcmc.add_noise(params, lr_means)
+            elif classic is not None and refine_now(step, cfg.refine_start, cfg.refine_every,
+                                                     refine_stop):
+                classic.refine(params, optimizer)
+
+            with torch.no_grad():
+                mse = float(((rgb[y0:y1, x0:x1] - target[y0:y1, x0:x1]) ** 2).mean())
+            psnr = -10 * math.log10(max(mse, 1e-10))
+            ema_loss = loss.item() if ema_loss is None else 0.9 * ema_loss + 0.1 * loss.item()
+            ema_psnr = psnr if ema_psnr is None else 0.9 * ema_psnr + 0.1 * psnr
+            if step % 10 == 0 or step == cfg.iterations:
+                bar.set_postfix(loss=f"{ema_loss:.4f}", psnr=f"{ema_psnr:.2f}",
+                                n=params["means"].shape[0])
+                history.append({"step": step, "loss": ema_loss, "psnr": ema_psnr})
+    bar.close()
+    timings["optimize"] = time.perf_counter() - t_loop
+
+    gaussians = Gaussians(params["means"].detach().clone(), params["quats"].detach().clone(),
+                          params["log_scales"].detach().clone(),
+                          params["opacity_logits"].detach().clone(),
+                          torch.cat([params["sh_dc"], params["sh_rest"]], 1).detach().clone())
+    cameras = list(scene.cameras)
+    pose_report: list[dict] = []
+    if poses is not None:
+        with torch.no_grad():
+            all_w2c = torch.as_tensor(np.stack([c.w2c for c in cameras]), dtype=torch.float64)
+            refined = poses.double()(all_w2c, torch.arange(n_views)).numpy()
+        cameras = [c.with_w2c(m) for c, m in zip(cameras, refined)]
+        pose_report = poses.report()
+
+    t_eval = time.perf_counter()
+    metrics = evaluate_views(gaussians, scene, cameras, cfg.background, cfg.backend)
+    per_view = metrics["per_view"]
+    metrics["train"] = _mean_scores([per_view[i] for i in train])
+    if cfg.holdout_view >= 0:
+        metrics["holdout"] = {"view": scene.views[cfg.holdout_view].name,
+                              **per_view[cfg.holdout_view]}
+    timings["evaluate"] = time.perf_counter() - t_eval
+    timings["total"] = time.perf_counter() - t_start
+    return FitResult(gaussians=gaussians, cameras=cameras, pose_deltas=pose_report,
+                     metrics=metrics, timings=timings, history=history, config=cfg,
+                     train_views=train)
+
+
+def evaluate_views(gaussians: Gaussians, scene: Scene, cameras: list[Camera],
+                   background: tuple[float, float, float], backend: str = "auto") -> dict:
+    """Render ``cameras`` (one per scene view) and score them against the views' images.
+
+    Returns:
+        {"per_view": [ {psnr, psnr_masked, ssim, iou, view}, ... ]}
+    """
+    renders: Renders = render_cameras(gaussians, cameras, background=background, backend=backend)
+    per_view = []
+    for k, v in enumerate(scene.views):
+        s = score_view(renders.rgb[k], renders.alpha[k], v.image, v.mask, background)
+        per_view.append({"view": v.name, **s.as_dict()})
+    return {"per_view": per_view}
+
+
+def _mean_scores(rows: list[dict]) -> dict:
+    keys = ("psnr", "psnr_masked", "ssim", "iou")
+    out = {}
+    for k in keys:
+        vals = [r[k] for r in rows if r[k] == r[k]]  # skip NaN
+        out[k] = float(np.mean(vals)) if vals else float("nan")
+    return out

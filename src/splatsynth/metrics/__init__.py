@@ -1,0 +1,5 @@
+"""Quality metrics of renders against reference images (no autograd needed)."""
+
+from .image import ImageScores, masked_psnr, psnr, score_view, silhouette_iou, ssim_value
+
+__all__ = ["psnr", "masked_psnr", "ssim_value", "silhouette_iou", "score_view", "ImageScores"]

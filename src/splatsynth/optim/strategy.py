@@ -1,0 +1,186 @@
+"""Densification strategies over a dict of per-Gaussian parameters and one Adam optimizer.
+
+``params`` maps names ("means", "quats", "log_scales", "opacity_logits", "sh_dc", "sh_rest") to
+``torch.nn.Parameter``s whose first dimension is N; each is its own Adam param group with a
+matching ``"name"``.
+
+- :class:`MCMCStrategy` (3DGS-MCMC, Kheradmand et al. 2024): a fixed budget. Dead Gaussians
+  (opacity below a threshold) are moved onto live ones sampled by opacity, with opacity and
+  scale split so the rendered result is unchanged in expectation; low-opacity Gaussians get
+  covariance-shaped position noise so they explore.
+- :class:`ClassicStrategy` (Inria 3DGS): clone small / split large Gaussians with large
+  positional gradients, prune transparent ones, capped at the budget. Without 2-D screen
+  gradients from the CPU kernels it ranks by the accumulated 3-D mean-gradient norm and
+  densifies the top fraction, which is scale-free.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..gaussians.geometry import covariance_from_quat_scale, rotation_from_quat
+
+# Binomial coefficients for up to this many copies of one Gaussian in one relocation.
+_N_MAX = 51
+_BINOMS = torch.tensor([[math.comb(n, k) if k <= n else 0 for k in range(_N_MAX)]
+                        for n in range(_N_MAX)], dtype=torch.float64)
+
+
+def relocation_params(opacities: torch.Tensor, scales: torch.Tensor, ratios: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Opacity and scale for each of ``ratio`` copies of a Gaussian so that the copies, drawn
+    on top of each other, match the original (3DGS-MCMC, eq. 9).
+
+    Args:
+        opacities: [M] activated opacities of the sources.
+        scales: [M, 3] activated scales of the sources.
+        ratios: [M] int number of copies (>= 1) each source becomes.
+    Returns:
+        new_opacities [M], new_scales [M, 3].
+    """
+    r = ratios.clamp(1, _N_MAX - 1).to(torch.float64)
+    o = opacities.to(torch.float64).clamp(1e-6, 1 - 1e-6)
+    new_o = 1.0 - (1.0 - o) ** (1.0 / r)
+    denom = torch.zeros_like(o)
+    rmax = int(r.max().item()) if r.numel() else 1
+    for i in range(1, rmax + 1):
+        active = (r >= i).to(o.dtype)
+        for k in range(i):
+            term = _BINOMS[i - 1, k] * ((-1.0) ** k / math.sqrt(k + 1)) * new_o ** (k + 1)
+            denom = denom + active * term
+    coeff = (o / denom.clamp_min(1e-12)).to(scales.dtype)
+    return new_o.to(opacities.dtype).clamp(1e-4, 1 - 1e-4), coeff[:, None] * scales
+
+
+def _reset_adam_rows(optimizer: torch.optim.Optimizer, params: dict, rows: torch.Tensor) -> None:
+    """Zero the Adam moments of the given Gaussians so moved ones start afresh."""
+    for p in params.values():
+        st = optimizer.state.get(p)
+        if not st:
+            continue
+        for key in ("exp_avg", "exp_avg_sq"):
+            if key in st:
+                st[key][rows] = 0.0
+
+
+class MCMCStrategy:
+    """Fixed-budget relocation and exploration noise (the default)."""
+
+    def __init__(self, min_opacity: float = 0.005, noise_lr: float = 5e5, seed: int = 0):
+        self.min_opacity = min_opacity
+        self.noise_lr = noise_lr
+        self.gen = torch.Generator().manual_seed(seed)
+
+    @torch.no_grad()
+    def relocate(self, params: dict, optimizer: torch.optim.Optimizer) -> int:
+        """Move dead Gaussians onto live ones; returns how many moved."""
+        opac = torch.sigmoid(params["opacity_logits"])
+        dead = opac <= self.min_opacity
+        n_dead = int(dead.sum())
+        alive_idx = torch.nonzero(~dead).squeeze(1)
+        if n_dead == 0 or alive_idx.numel() == 0:
+            return 0
+        dead_idx = torch.nonzero(dead).squeeze(1)
+        probs = opac[alive_idx].double()
+        src = alive_idx[torch.multinomial(probs / probs.sum(), n_dead, replacement=True,
+                                          generator=self.gen)]
+        ratios = torch.bincount(src, minlength=opac.numel())[src] + 1
+        new_o, new_s = relocation_params(opac[src], torch.exp(params["log_scales"][src]), ratios)
+        new_logit = torch.logit(new_o)
+        new_log_s = torch.log(new_s.clamp_min(1e-8))
+        for idx in (src, dead_idx):
+            params["opacity_logits"][idx] = new_logit
+            params["log_scales"][idx] = new_log_s
+        for name in ("means", "quats", "sh_dc", "sh_rest"):
+            params[name][dead_idx] = params[name][src]
+        _reset_adam_rows(optimizer, params, torch.cat([src.unique(), dead_idx]))
+        return n_dead
+
+    @torch.no_grad()
+    def add_noise(self, params: dict, lr_means: float) -> None:
+        """Covariance-shaped position noise, strong on transparent Gaussians only."""
+        opac = torch.sigmoid(params["opacity_logits"])
+        cov = covariance_from_quat_scale(params["quats"], torch.exp(params["log_scales"]))
+        gate = torch.sigmoid(-100.0 * (opac - self.min_opacity))
+        eps = torch.randn(params["means"].shape, generator=self.gen,
+                          dtype=params["means"].dtype)
+        noise = (cov @ eps[..., None]).squeeze(-1) * (gate * self.noise_lr * lr_means)[:, None]
+        params["means"].add_(noise)
+
+
+class ClassicStrategy:
+    """Clone / split / prune under a budget, ranked by accumulated mean-gradient norm."""
+
+    def __init__(self, budget: int, densify_fraction: float = 0.05,
+                 min_opacity: float = 0.005, split_scale: float = 0.01, seed: int = 0):
+        self.budget = budget
+        self.densify_fraction = densify_fraction
+        self.min_opacity = min_opacity
+        self.split_scale = split_scale
+        self.gen = torch.Generator().manual_seed(seed)
+        self.grad_accum: torch.Tensor | None = None
+        self.count: torch.Tensor | None = None
+
+    @torch.no_grad()
+    def accumulate(self, params: dict) -> None:
+        """Record this step's mean-gradient norms (call after backward)."""
+        g = params["means"].grad
+        if g is None:
+            return
+        norm = g.norm(dim=-1)
+        if self.grad_accum is None or self.grad_accum.numel() != norm.numel():
+            self.grad_accum = torch.zeros_like(norm)
+            self.count = torch.zeros_like(norm)
+        self.grad_accum += norm
+        self.count += (norm > 0).to(norm.dtype)
+
+    @torch.no_grad()
+    def refine(self, params: dict, optimizer: torch.optim.Optimizer) -> dict[str, int]:
+        """Prune, clone and split; returns counts. Rebuilds the parameters in ``params``."""
+        n = params["means"].shape[0]
+        opac = torch.sigmoid(params["opacity_logits"])
+        keep = opac > self.min_opacity
+        avg = (self.grad_accum / self.count.clamp_min(1)) if self.grad_accum is not None \
+            else torch.zeros(n)
+        room = max(self.budget - int(keep.sum()), 0)
+        k = min(int(self.densify_fraction * n), room)
+        grow = torch.zeros(n, dtype=torch.bool)
+        if k > 0:
+            top = torch.topk(torch.where(keep, avg, torch.full_like(avg, -1.0)), k).indices
+            grow[top] = avg[top] > 0
+        big = torch.exp(params["log_scales"]).max(-1).values > self.split_scale
+        split, clone = grow & big, grow & ~big
+        # A split Gaussian becomes two children sampled inside it at 1/1.6 of its size.
+        s_idx = torch.nonzero(split).squeeze(1)
+        scales = torch.exp(params["log_scales"][s_idx])
+        offs = torch.randn(s_idx.numel(), 3, generator=self.gen, dtype=scales.dtype) * scales
+        R = rotation_from_quat(params["quats"][s_idx])
+        offs = (R @ offs[..., None]).squeeze(-1)
+        new = {}
+        for name, p in params.items():
+            parts = [p.data[keep & ~split], p.data[clone], p.data[s_idx], p.data[s_idx]]
+            if name == "means":
+                parts[2] = parts[2] + offs
+                parts[3] = parts[3] - offs
+            if name == "log_scales":
+                parts[2] = parts[2] - math.log(1.6)
+                parts[3] = parts[3] - math.log(1.6)
+            new[name] = torch.cat(parts)
+        _replace_parameters(optimizer, params, new)
+        self.grad_accum = None
+        self.count = None
+        return {"pruned": int((~keep).sum()), "cloned": int(clone.sum()),
+                "split": int(split.sum()), "total": int(new["means"].shape[0])}
+
+
+def _replace_parameters(optimizer: torch.optim.Optimizer, params: dict, new: dict) -> None:
+    """Swap each parameter for a new tensor of a different length; fresh Adam moments."""
+    for group in optimizer.param_groups:
+        name = group["name"]
+        old = group["params"][0]
+        optimizer.state.pop(old, None)
+        p = torch.nn.Parameter(new[name].contiguous())
+        group["params"][0] = p
+        params[name] = p
