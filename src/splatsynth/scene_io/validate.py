@@ -1,0 +1,470 @@
+"""Scene-folder validation: find *every* problem, each naming the file it concerns.
+
+:func:`inspect_scene` parses and checks a scene folder (SPEC section 3) in one pass and keeps what
+it read, so :func:`~splatsynth.scene_io.load.load_scene` does not read the images twice;
+:func:`check_scene` returns only the problems and never raises for bad input.
+
+Rules (one :class:`~splatsynth.errors.Problem` each, ``where`` = the file, and the frame index
+for entries of ``cameras.json``):
+
+- ``cameras.json`` missing or malformed JSON (with line and column), or without a ``frames`` list;
+  fewer than 2 views.
+- per frame: missing keys, a value that is not a number, NaN or inf anywhere, ``w``/``h`` not
+  positive integers, ``fx``/``fy`` not positive, ``w2c`` not 4x4 or its last row not
+  (0, 0, 0, 1), a rotation that is not orthonormal (``|R R^T - I| > 1e-4``) or is a
+  reflection (``det R < 0``), a malformed ``distortion`` (at most 5 numbers).
+- ``file_path`` / ``mask_path`` that is absolute or contains ``..`` (it would leave the scene
+  folder), or that resolves outside it through a symlink; duplicate ``file_path``s.
+- a missing or unreadable image or mask; an image whose size differs from the frame's
+  ``w`` x ``h``; a mask whose size differs from its image; an empty mask (no pixel above 0.5).
+- subject outside a view: with a mask, more than 10% of the silhouette's outline lies on the
+  image border, i.e. the frame cuts the subject rather than the tip of a tail or whisker
+  grazing it (an all-foreground mask is cut everywhere); with keypoints, any keypoint with
+  confidence > 0 outside [0, w) x [0, h).
+- ``keypoints.json``: malformed JSON, ``names`` not a list of strings, a view key that is no
+  frame's ``file_path``, a per-view count different from ``len(names)``, rows that are not
+  (x, y, conf) numbers, NaN or inf.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..cameras import Camera
+from ..errors import Problem
+from .images import read_image, read_mask
+
+CAMERAS_FILE = "cameras.json"
+KEYPOINTS_FILE = "keypoints.json"
+MASKS_DIR = "masks"
+IMAGES_DIR = "images"
+
+ROTATION_TOL = 1e-4
+"""Largest |R R^T - I| entry accepted (JSON written with 6 decimals stays well inside)."""
+BORDER_CUT_FRACTION = 0.10
+"""A subject whose outline lies on the image border for more than this fraction is cut off."""
+MASK_THRESHOLD = 0.5
+"""Mask values above this count as foreground."""
+
+_FRAME_NUMBERS = ("fx", "fy", "cx", "cy")
+
+
+@dataclass
+class FrameData:
+    """What :func:`inspect_scene` read for one ``cameras.json`` frame.
+
+    Attributes:
+        index: position in ``cameras.json``.
+        file_path: the frame's ``file_path`` as written.
+        camera: the pinhole camera, or None when the frame was too broken to build one.
+        distortion: [5] (k1, k2, p1, p2, k3) when the frame has a non-zero ``distortion``.
+        image: [H, W, 3] float32 when read.
+        mask: [H, W] float32 (from ``mask_path``, ``masks/`` or the alpha channel) or None.
+        mask_file: where the mask came from (relative path, or ``<file_path> (alpha)``).
+        keypoints: [K, 3] (x, y, conf) in this image's pixels when ``keypoints.json`` exists.
+    """
+
+    index: int
+    file_path: str
+    camera: Camera | None = None
+    distortion: np.ndarray | None = None
+    image: np.ndarray | None = None
+    mask: np.ndarray | None = None
+    mask_file: str | None = None
+    keypoints: np.ndarray | None = None
+
+
+@dataclass
+class Inspection:
+    """The result of :func:`inspect_scene`: problems plus everything that parsed."""
+
+    root: Path
+    problems: list[Problem] = field(default_factory=list)
+    frames: list[FrameData] = field(default_factory=list)
+    keypoint_names: list[str] | None = None
+    keypoints_3d: np.ndarray | None = None
+
+    def add(self, where: str, what: str) -> None:
+        self.problems.append(Problem(where, what))
+
+
+def check_scene(path: str | Path) -> list[Problem]:
+    """Validate a scene folder and list every problem found (empty when it is valid).
+
+    Never raises for bad input: an unreadable or missing folder is itself a problem.
+
+    Args:
+        path: the scene folder (holding ``cameras.json``).
+    Returns:
+        the problems, in the order: cameras.json, frames, keypoints.json, images and masks.
+    """
+    try:
+        return inspect_scene(path).problems
+    except Exception as e:  # a checker must report, not crash
+        return [Problem(str(path), f"internal error while checking: {type(e).__name__}: {e}")]
+
+
+def inspect_scene(path: str | Path, *, read_images: bool = True) -> Inspection:
+    """Parse and validate a scene folder, keeping what was read.
+
+    Args:
+        path: the scene folder.
+        read_images: read and check images and masks; False checks cameras and keypoints only
+            (for importers that wrote calibration without images).
+    Returns:
+        an :class:`Inspection` (``problems`` empty when the scene is valid).
+    """
+    root = Path(path)
+    insp = Inspection(root=root)
+    if not root.is_dir():
+        insp.add(str(root), "not a folder" if root.exists() else "scene folder does not exist")
+        return insp
+    doc = _read_json(root / CAMERAS_FILE, CAMERAS_FILE, insp)
+    if doc is None:
+        return insp
+    frames = doc.get("frames") if isinstance(doc, dict) else None
+    if not isinstance(frames, list):
+        insp.add(CAMERAS_FILE, 'expected an object with a "frames" list')
+        return insp
+    if len(frames) < 2:
+        insp.add(CAMERAS_FILE, f"{len(frames)} view(s); at least 2 are needed")
+
+    seen: dict[str, int] = {}
+    for i, frame in enumerate(frames):
+        fd = _check_frame(i, frame, root, insp)
+        if fd is None:
+            continue
+        key = posixpath.normpath(fd.file_path)
+        if key in seen:
+            insp.add(f"{CAMERAS_FILE} frames[{i}]",
+                     f'duplicate file_path "{fd.file_path}" (also frames[{seen[key]}])')
+        else:
+            seen[key] = i
+        insp.frames.append(fd)
+
+    _check_keypoints(root, insp, seen)
+    for fd in insp.frames:
+        if read_images:
+            _check_image_and_mask(root, fd, frames[fd.index], insp)
+        _check_keypoints_inside(fd, insp)
+    return insp
+
+
+# --- cameras.json -------------------------------------------------------------------------
+
+def _read_json(path: Path, name: str, insp: Inspection) -> Any | None:
+    if not path.is_file():
+        insp.add(name, "missing")
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        insp.add(name, f"unreadable: {e}")
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        insp.add(name, f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}")
+        return None
+
+
+def unsafe_path_reason(p: str) -> str | None:
+    """Why a relative path from a scene file would leave the scene folder, or None if it is
+    safe (relative, without ``..``)."""
+    if not p:
+        return "is empty"
+    if p.startswith(("/", "\\")) or (len(p) > 1 and p[1] == ":"):
+        return "is absolute (paths must be relative to the scene folder)"
+    if ".." in p.replace("\\", "/").split("/"):
+        return 'contains ".." (paths must stay inside the scene folder)'
+    return None
+
+
+def _inside(root: Path, p: Path) -> bool:
+    try:
+        return p.resolve().is_relative_to(root.resolve())
+    except OSError:
+        return False
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _check_frame(i: int, frame: Any, root: Path, insp: Inspection) -> FrameData | None:
+    where = f"{CAMERAS_FILE} frames[{i}]"
+    if not isinstance(frame, dict):
+        insp.add(where, "expected an object")
+        return None
+    fp = frame.get("file_path")
+    if not isinstance(fp, str):
+        insp.add(where, 'missing "file_path" (a string)')
+        return None
+    where = f"{where} ({fp})"
+    n0 = len(insp.problems)
+    reason = unsafe_path_reason(fp)
+    if reason:
+        insp.add(where, f"file_path {reason}")
+    mp = frame.get("mask_path")
+    if mp is not None:
+        if not isinstance(mp, str):
+            insp.add(where, "mask_path must be a string")
+        elif (r := unsafe_path_reason(mp)):
+            insp.add(where, f"mask_path {r}")
+
+    missing = [k for k in ("w", "h", *_FRAME_NUMBERS, "w2c") if k not in frame]
+    if missing:
+        insp.add(where, f"missing key(s): {', '.join(missing)}")
+    for k in ("w", "h"):
+        if k in frame:
+            v = frame[k]
+            if not (_is_number(v) and math.isfinite(v) and float(v).is_integer() and v > 0):
+                insp.add(where, f"{k} must be a positive integer, got {v!r}")
+    for k in _FRAME_NUMBERS:
+        if k in frame:
+            v = frame[k]
+            if not _is_number(v):
+                insp.add(where, f"{k} must be a number, got {v!r}")
+            elif not math.isfinite(v):
+                insp.add(where, f"{k} is {v} (NaN/inf)")
+            elif k in ("fx", "fy") and v <= 0:
+                insp.add(where, f"{k} must be positive, got {v}")
+    w2c = None
+    if "w2c" in frame:
+        w2c = _check_w2c(frame["w2c"], where, insp)
+    dist = None
+    if "distortion" in frame:
+        d = frame["distortion"]
+        if (not isinstance(d, list) or len(d) > 5 or not all(_is_number(x) for x in d)):
+            insp.add(where, "distortion must be a list of at most 5 numbers (k1, k2, p1, p2, k3)")
+        elif not all(math.isfinite(x) for x in d):
+            insp.add(where, f"distortion contains NaN/inf: {d}")
+        elif any(d):
+            dist = np.zeros(5)
+            dist[: len(d)] = d
+
+    fd = FrameData(index=i, file_path=fp, distortion=dist)
+    if len(insp.problems) == n0 and w2c is not None:
+        fd.camera = Camera(w2c=w2c, fx=frame["fx"], fy=frame["fy"], cx=frame["cx"],
+                           cy=frame["cy"], w=int(frame["w"]), h=int(frame["h"]), file_path=fp)
+    return fd
+
+
+def _check_w2c(m: Any, where: str, insp: Inspection) -> np.ndarray | None:
+    try:
+        a = np.asarray(m, dtype=np.float64)
+    except (TypeError, ValueError):
+        insp.add(where, "w2c must be a 4x4 array of numbers")
+        return None
+    if a.shape != (4, 4):
+        insp.add(where, f"w2c must be 4x4, got shape {a.shape}")
+        return None
+    if not np.isfinite(a).all():
+        insp.add(where, "w2c contains NaN/inf")
+        return None
+    ok = True
+    if not np.allclose(a[3], [0.0, 0.0, 0.0, 1.0], atol=1e-9):
+        insp.add(where, f"w2c last row must be [0, 0, 0, 1], got {a[3].tolist()}")
+        ok = False
+    R = a[:3, :3]
+    err = float(np.abs(R @ R.T - np.eye(3)).max())
+    if err > ROTATION_TOL:
+        insp.add(where, f"w2c rotation is not orthonormal (max |R R^T - I| = {err:.3g})")
+        ok = False
+    elif np.linalg.det(R) < 0:
+        insp.add(where, "w2c rotation is a reflection (det = -1); cameras must be right-handed "
+                        "(OpenCV: x right, y down, z forward)")
+        ok = False
+    return a if ok else None
+
+
+# --- keypoints.json ------------------------------------------------------------------------
+
+def _check_keypoints(root: Path, insp: Inspection, frame_keys: dict[str, int]) -> None:
+    path = root / KEYPOINTS_FILE
+    if not path.exists():
+        return
+    doc = _read_json(path, KEYPOINTS_FILE, insp)
+    if doc is None:
+        return
+    if not isinstance(doc, dict):
+        insp.add(KEYPOINTS_FILE, 'expected an object with "names" and "views"')
+        return
+    names = doc.get("names")
+    if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        insp.add(KEYPOINTS_FILE, '"names" must be a list of strings')
+        return
+    K = len(names)
+    insp.keypoint_names = names
+    views = doc.get("views", {})
+    if not isinstance(views, dict):
+        insp.add(KEYPOINTS_FILE, '"views" must be an object {file_path: [[x, y, conf], ...]}')
+        return
+    by_index: dict[int, np.ndarray] = {}
+    for key, rows in views.items():
+        where = f"{KEYPOINTS_FILE} views[{key!r}]"
+        idx = frame_keys.get(posixpath.normpath(key)) if isinstance(key, str) else None
+        if idx is None:
+            insp.add(where, "no frame in cameras.json has this file_path")
+            continue
+        arr = _rows(rows, 3, where, insp, K)
+        if arr is not None:
+            by_index[idx] = arr
+    for fd in insp.frames:
+        if fd.index in by_index:
+            fd.keypoints = by_index[fd.index]
+        else:  # a view without labels sees none of them
+            fd.keypoints = np.zeros((K, 3))
+    if "points_3d" in doc:
+        pts = doc["points_3d"]
+        where = f"{KEYPOINTS_FILE} points_3d"
+        if not isinstance(pts, list) or len(pts) != K:
+            insp.add(where, f"expected {K} rows of [x, y, z] (or null), one per name")
+            return
+        rows3 = [r if r is not None else [math.nan] * 3 for r in pts]
+        arr = _rows(rows3, 3, where, insp, K, allow_nan=True)
+        if arr is not None:
+            insp.keypoints_3d = arr
+
+
+def _rows(rows: Any, n: int, where: str, insp: Inspection, K: int,
+          allow_nan: bool = False) -> np.ndarray | None:
+    if not isinstance(rows, list):
+        insp.add(where, f"expected a list of {K} rows")
+        return None
+    if len(rows) != K:
+        insp.add(where, f"{len(rows)} keypoints but keypoints.json names {K}")
+        return None
+    if not all(isinstance(r, list) and len(r) == n and all(_is_number(x) for x in r)
+               for r in rows):
+        insp.add(where, f"every keypoint must be a list of {n} numbers")
+        return None
+    arr = np.asarray(rows, dtype=np.float64).reshape(K, n)
+    if not allow_nan and not np.isfinite(arr).all():
+        bad = sorted({int(k) for k in np.nonzero(~np.isfinite(arr))[0]})
+        insp.add(where, f"NaN/inf in keypoint(s) {bad}")
+        return None
+    if allow_nan and np.isinf(arr).any():
+        insp.add(where, "inf in points")
+        return None
+    return arr
+
+
+def _check_keypoints_inside(fd: FrameData, insp: Inspection) -> None:
+    if fd.keypoints is None or fd.camera is None or insp.keypoint_names is None:
+        return
+    kp = fd.keypoints
+    w, h = fd.camera.w, fd.camera.h
+    out = (kp[:, 2] > 0) & ~((kp[:, 0] >= 0) & (kp[:, 0] < w) & (kp[:, 1] >= 0)
+                             & (kp[:, 1] < h))
+    if out.any():
+        names = [insp.keypoint_names[k] for k in np.nonzero(out)[0]]
+        insp.add(f"{KEYPOINTS_FILE} views[{fd.file_path!r}]",
+                 f"subject outside the view: {len(names)} keypoint(s) with conf > 0 lie outside "
+                 f"the {w}x{h} image: {', '.join(names)}")
+
+
+# --- images and masks ----------------------------------------------------------------------
+
+def mask_candidates(file_path: str) -> list[str]:
+    """Where a mask for ``file_path`` may live under ``masks/``: the same relative path below
+    ``masks/`` as below ``images/`` with a .png suffix, then ``masks/<stem>.png``."""
+    p = posixpath.normpath(file_path)
+    stem = posixpath.splitext(posixpath.basename(p))[0]
+    out = []
+    if p.startswith(IMAGES_DIR + "/"):
+        out.append(posixpath.join(MASKS_DIR, posixpath.splitext(p[len(IMAGES_DIR) + 1:])[0]
+                                  + ".png"))
+    flat = posixpath.join(MASKS_DIR, stem + ".png")
+    if flat not in out:
+        out.append(flat)
+    return out
+
+
+def _check_image_and_mask(root: Path, fd: FrameData, frame: dict, insp: Inspection) -> None:
+    fp = fd.file_path
+    if unsafe_path_reason(fp):
+        return  # already reported; never touch files outside the scene
+    path = root / fp
+    if not path.is_file():
+        insp.add(fp, "missing image")
+        return
+    if not _inside(root, path):
+        insp.add(fp, "resolves outside the scene folder (symlink)")
+        return
+    try:
+        rgb, alpha = read_image(path)
+    except Exception as e:  # Pillow raises many types
+        insp.add(fp, f"unreadable image: {e}")
+        return
+    fd.image = rgb
+    H, W = rgb.shape[:2]
+    if fd.camera is not None and (W, H) != (fd.camera.w, fd.camera.h):
+        insp.add(fp, f"image is {W}x{H} but cameras.json says {fd.camera.w}x{fd.camera.h}")
+
+    mask, mask_file = None, None
+    mp = frame.get("mask_path")
+    if isinstance(mp, str):
+        if unsafe_path_reason(mp):
+            return
+        mask_file = mp
+        if not (root / mp).is_file():
+            insp.add(mp, f"missing mask (mask_path of {fp})")
+            return
+    else:
+        mask_file = next((c for c in mask_candidates(fp) if (root / c).is_file()), None)
+    if mask_file is not None:
+        if not _inside(root, root / mask_file):
+            insp.add(mask_file, "resolves outside the scene folder (symlink)")
+            return
+        try:
+            mask = read_mask(root / mask_file)
+        except Exception as e:
+            insp.add(mask_file, f"unreadable mask: {e}")
+            return
+        if mask.shape != (H, W):
+            insp.add(mask_file, f"mask is {mask.shape[1]}x{mask.shape[0]} but image {fp} is "
+                                f"{W}x{H}")
+            return
+    elif alpha is not None:
+        mask, mask_file = alpha, f"{fp} (alpha)"
+    if mask is None:
+        return
+    fd.mask, fd.mask_file = mask, mask_file
+    fg = mask > MASK_THRESHOLD
+    if not fg.any():
+        insp.add(mask_file, "empty mask (no pixel above 0.5): the subject is not in this view")
+        return
+    cut = border_cut_fraction(fg)
+    if cut > BORDER_CUT_FRACTION:
+        insp.add(mask_file, f"subject outside the view: {cut:.0%} of the silhouette's outline "
+                            f"lies on the image border (more than {BORDER_CUT_FRACTION:.0%})")
+
+
+def border_cut_fraction(fg: np.ndarray) -> float:
+    """Fraction of a silhouette's outline that lies on the image border.
+
+    The outline is the foreground pixels with a 4-neighbour outside the foreground, counting
+    pixels beyond the image as outside. 0 for a subject well inside the frame; 1 for a mask
+    that is all foreground.
+
+    Args:
+        fg: [H, W] bool foreground.
+    """
+    p = np.pad(fg, 1, constant_values=False)
+    interior = p[1:-1, 1:-1] & p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:]
+    outline = fg & ~interior
+    n = int(outline.sum())
+    if n == 0:
+        return 0.0
+    border = np.zeros_like(fg)
+    border[0, :] = border[-1, :] = True
+    border[:, 0] = border[:, -1] = True
+    return float((outline & border).sum()) / n
