@@ -1,0 +1,294 @@
+"""The ``splatsynth`` command line: subcommands of a few lines each over the Python API.
+
+Exit status: 0 success, 1 a user-facing error (message on stderr, no traceback), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Literal
+
+import tyro
+
+from .config import RunConfig, load_config
+from .errors import SplatsynthError
+
+_Pos = tyro.conf.Positional
+
+
+# --- orbit ---------------------------------------------------------------------------------
+@dataclass
+class OrbitArgs:
+    """Write the cameras of a turntable orbit as FaceLift's opencv_cameras.json."""
+
+    out: Path
+    """Where to write the cameras JSON."""
+    views: int = 32
+    """Number of cameras, evenly spaced in azimuth starting on +X."""
+    elevation: float = 20.0
+    """Elevation in degrees."""
+    distance: float = 2.7
+    """Distance of the cameras from the origin."""
+    size: int = 512
+    """Image width and height in pixels."""
+    focal: float | None = None
+    """Focal length in pixels (default: FaceLift's 548.99 scaled to --size)."""
+    mvdiffusion: bool = False
+    """Write FaceLift's 6-view MVDiffusion layout instead (elevation 0)."""
+
+
+def cmd_orbit(argv: Sequence[str]) -> int:
+    a = tyro.cli(OrbitArgs, args=argv, prog="splatsynth orbit", description=OrbitArgs.__doc__)
+    from .cameras import OrbitConfig, cameras_to_json, mvdiffusion_cameras
+    from .writers.atomic import atomic_write_json
+
+    if a.mvdiffusion:
+        cams = mvdiffusion_cameras(a.distance, a.size, a.focal)
+    else:
+        cams = OrbitConfig(a.views, a.elevation, a.distance, a.size, a.focal).cameras()
+    atomic_write_json(a.out, cameras_to_json(cams))
+    print(f"wrote {len(cams)} cameras to {a.out}")
+    return 0
+
+
+# --- check ---------------------------------------------------------------------------------
+@dataclass
+class CheckArgs:
+    """Validate a scene folder; list every problem with the file it concerns (exit 1 if any)."""
+
+    scene: _Pos[Path]
+    """The scene folder (cameras.json, images/, optional masks/ and keypoints.json)."""
+
+
+def cmd_check(argv: Sequence[str]) -> int:
+    a = tyro.cli(CheckArgs, args=argv, prog="splatsynth check", description=CheckArgs.__doc__)
+    from .scene_io import check_scene
+
+    problems = check_scene(a.scene)
+    if problems:
+        print(f"{a.scene}: {len(problems)} problem(s)", file=sys.stderr)
+        for p in problems:
+            print(f"  - {p}", file=sys.stderr)
+        return 1
+    print(f"{a.scene}: ok")
+    return 0
+
+
+# --- import --------------------------------------------------------------------------------
+@dataclass
+class ImportArgs:
+    """Convert another calibration format into a splatsynth scene folder."""
+
+    format: _Pos[Literal["nerf", "colmap", "dannce"]]
+    """Source format: nerf (transforms.json), colmap (text model), dannce (*_params.mat or a
+    Label3D .mat)."""
+    src: _Pos[Path]
+    """The source: a folder (nerf, colmap, dannce) or a Label3D .mat file (dannce)."""
+    out: Path
+    """The scene folder to write."""
+    images: Path | None = None
+    """dannce: folder of images, one per camera (see the README's import section)."""
+    frame: int = 0
+    """dannce: which labelled Label3D frame's keypoints to import."""
+    force: bool = False
+    """Replace an existing scene folder."""
+
+
+def cmd_import(argv: Sequence[str]) -> int:
+    a = tyro.cli(ImportArgs, args=argv, prog="splatsynth import", description=ImportArgs.__doc__)
+    from .scene_io import import_scene
+
+    opts: dict = {"force": a.force}
+    if a.format == "dannce":
+        opts.update(images=a.images, frame=a.frame)
+    out = import_scene(a.format, a.src, a.out, **opts)
+    print(f"wrote scene {out}")
+    return 0
+
+
+# --- run -----------------------------------------------------------------------------------
+def _config_default(argv: Sequence[str]) -> RunConfig:
+    """The YAML named by --config (read before the other flags so they override it)."""
+    argv = list(argv)
+    for i, tok in enumerate(argv):
+        if tok == "--config" and i + 1 < len(argv):
+            return load_config(argv[i + 1])
+        if tok.startswith("--config="):
+            return load_config(tok.split("=", 1)[1])
+    return RunConfig()
+
+
+@dataclass
+class RunArgs:
+    """Fit one scene, render the orbit and write it in the GS-LRM layout under OUT."""
+
+    scene: _Pos[Path]
+    """The scene folder (see `splatsynth check`)."""
+    out: Path
+    """The dataset root; the scene is written to OUT/<scene_id>/."""
+    config: Path | None = None
+    """A YAML file of settings (same dotted names as the flags); flags override it."""
+    scene_id: str | None = None
+    """Output folder name (default: the scene folder's name)."""
+    force: bool = False
+    """Redo a scene that is already finished (otherwise it is skipped)."""
+    cfg: Annotated[RunConfig, tyro.conf.arg(name="")] = field(default_factory=RunConfig)
+
+
+def cmd_run(argv: Sequence[str]) -> int:
+    base = _config_default(argv)
+    a = tyro.cli(RunArgs, args=argv, prog="splatsynth run", description=RunArgs.__doc__,
+                 default=RunArgs(scene=tyro.MISSING, out=tyro.MISSING, cfg=base))
+    from .pipeline import print_outcome, run_scene
+
+    outcome = run_scene(a.scene, a.out, a.cfg, scene_id=a.scene_id, force=a.force)
+    print_outcome(outcome)
+    return 0
+
+
+# --- demo ----------------------------------------------------------------------------------
+@dataclass
+class DemoArgs:
+    """Make the built-in toy-mouse scene, then fit it, render the orbit, write the dataset and
+    report, and print the metrics against its ground-truth views."""
+
+    out: Path = Path("demo_out")
+    """Where the demo scene (OUT/scene) and the dataset (OUT/dataset) go."""
+    config: Path | None = None
+    """A YAML file of settings; flags override it."""
+    force: bool = False
+    """Redo the fit even if the demo dataset is already finished."""
+    cfg: Annotated[RunConfig, tyro.conf.arg(name="")] = field(default_factory=RunConfig)
+
+
+def cmd_demo(argv: Sequence[str]) -> int:
+    base = _config_default(argv)
+    a = tyro.cli(DemoArgs, args=argv, prog="splatsynth demo", description=DemoArgs.__doc__,
+                 default=DemoArgs(cfg=base))
+    from .pipeline import run_demo
+
+    run_demo(a.out, a.cfg, force=a.force)
+    return 0
+
+
+# --- render / eval ---------------------------------------------------------------------------
+@dataclass
+class RenderArgs:
+    """Render a fitted scene at any cameras given in the INPUT scene's world frame."""
+
+    scene_dir: _Pos[Path]
+    """A finished scene folder OUT/<scene_id>/ (holds gaussians.ply and report.json)."""
+    cameras: Path
+    """A cameras JSON (opencv_cameras.json or cameras.json layout) in the input world frame."""
+    out: Path
+    """Folder for the RGBA PNGs and a copy of the cameras."""
+    depth: bool = False
+    """Also write expected-depth maps."""
+
+
+def cmd_render(argv: Sequence[str]) -> int:
+    a = tyro.cli(RenderArgs, args=argv, prog="splatsynth render", description=RenderArgs.__doc__)
+    from .pipeline import render_fitted
+
+    n = render_fitted(a.scene_dir, a.cameras, a.out, depth=a.depth)
+    print(f"rendered {n} views to {a.out}")
+    return 0
+
+
+@dataclass
+class EvalArgs:
+    """Render a fitted scene at a ground-truth folder's cameras and score against its images."""
+
+    scene_dir: _Pos[Path]
+    """A finished scene folder OUT/<scene_id>/."""
+    gt: Path
+    """Ground-truth folder: opencv_cameras.json + images (input world frame)."""
+    out: Path | None = None
+    """Where to write the scores JSON (default: <scene_dir>/eval_<gt folder name>.json)."""
+
+
+def cmd_eval(argv: Sequence[str]) -> int:
+    a = tyro.cli(EvalArgs, args=argv, prog="splatsynth eval", description=EvalArgs.__doc__)
+    from .pipeline import evaluate_fitted, format_scores
+
+    scores, path = evaluate_fitted(a.scene_dir, a.gt, a.out)
+    print(format_scores(scores))
+    print(f"scores written to {path}")
+    return 0
+
+
+# --- mix -----------------------------------------------------------------------------------
+@dataclass
+class MixArgs:
+    """Check a weighted multi-dataset training mix (YAML) for the GS-LRM training feed."""
+
+    config: _Pos[Path]
+    """The mix YAML: top-level datasets (name, path, weight), num_views, num_input_views."""
+    check: bool = True
+    """Validate every listed scene and print per-dataset counts and the effective mix."""
+
+
+def cmd_mix(argv: Sequence[str]) -> int:
+    a = tyro.cli(MixArgs, args=argv, prog="splatsynth mix", description=MixArgs.__doc__)
+    from .training import check_mix
+
+    print(check_mix(a.config))
+    return 0
+
+
+COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
+    "demo": (cmd_demo, "the main job on the built-in demo scene"),
+    "check": (cmd_check, "validate a scene folder"),
+    "import": (cmd_import, "convert nerf / colmap / dannce calibrations into a scene folder"),
+    "run": (cmd_run, "fit one scene and write its dataset folder"),
+    "render": (cmd_render, "render a fitted scene at given cameras"),
+    "eval": (cmd_eval, "score a fitted scene against ground-truth views"),
+    "orbit": (cmd_orbit, "write orbit cameras as opencv_cameras.json"),
+    "mix": (cmd_mix, "check a training mix of datasets"),
+}
+
+
+def _usage() -> str:
+    from . import __version__
+
+    lines = [f"splatsynth {__version__}: sparse calibrated views -> a dense multi-view dataset",
+             "", "usage: splatsynth COMMAND [options]   (splatsynth COMMAND --help for details)",
+             "", "commands:"]
+    lines += [f"  {name:<8} {desc}" for name, (_, desc) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``splatsynth`` command; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0 if argv else 2
+    if argv[0] == "--version":
+        from . import __version__
+
+        print(__version__)
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"splatsynth: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    try:
+        return COMMANDS[name][0](rest)
+    except SplatsynthError as e:
+        print(f"splatsynth {name}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"splatsynth {name}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    _entry()
