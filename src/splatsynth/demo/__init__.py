@@ -1,0 +1,17 @@
+"""The built-in demo: a procedural toy mouse, its analytic ray caster and its scene folder."""
+
+from .scene import (
+    DEMO_SCENE_ID,
+    demo_rig_cameras,
+    make_contact_sheet,
+    make_demo_scene,
+    project_keypoints,
+    toy_mouse_scene,
+)
+from .toy_mouse import TOY_MOUSE_KEYPOINTS, Keypoints3D, keypoint_visibility, render_toy_mouse
+
+__all__ = [
+    "DEMO_SCENE_ID", "TOY_MOUSE_KEYPOINTS", "Keypoints3D", "demo_rig_cameras",
+    "keypoint_visibility", "make_contact_sheet", "make_demo_scene", "project_keypoints",
+    "render_toy_mouse", "toy_mouse_scene",
+]
