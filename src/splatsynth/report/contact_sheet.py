@@ -63,17 +63,30 @@ def to_display_rgb(img: np.ndarray, background: Literal["checker", "white"] = "c
 
 def _fit_tile(img: np.ndarray, tile: int, pad: int,
               background: Literal["checker", "white"]) -> np.ndarray:
-    """[tile, tile, 3] uint8 with ``img`` fitted inside a ``pad`` border, aspect kept."""
-    rgb = to_uint8(to_display_rgb(img, background))
-    h, w = rgb.shape[:2]
+    """[tile, tile, 3] uint8 with ``img`` fitted inside a ``pad`` border, aspect kept.
+
+    RGBA images are resized first and composited afterwards, so the checkerboard has the same
+    square size in every tile whatever the source resolution.
+    """
+    a = np.asarray(img)
+    rgba = a.ndim == 3 and a.shape[-1] == 4
+    if rgba:
+        a = a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a
+        src = np.concatenate([to_uint8(a[..., :3]), to_uint8(a[..., 3:])], -1)
+    else:
+        src = to_uint8(to_display_rgb(a, background))
+    h, w = src.shape[:2]
     inner = tile - 2 * pad
     s = inner / max(h, w)
     nw, nh = max(1, round(w * s)), max(1, round(h * s))
-    pil = Image.fromarray(rgb).resize((nw, nh), Image.Resampling.LANCZOS)
+    # Pillow premultiplies RGBA while resampling, so soft edges do not pick up hidden colour.
+    small = np.asarray(Image.fromarray(src).resize((nw, nh), Image.Resampling.LANCZOS))
+    if rgba:
+        small = to_uint8(to_display_rgb(small, background))
     out = np.empty((tile, tile, 3), np.uint8)
     out[:] = _BG
     y0, x0 = (tile - nh) // 2, (tile - nw) // 2
-    out[y0:y0 + nh, x0:x0 + nw] = np.asarray(pil)
+    out[y0:y0 + nh, x0:x0 + nw] = small
     return out
 
 
@@ -112,7 +125,7 @@ def contact_sheet(rows: Sequence[tuple[str, Sequence[np.ndarray | None]]], *, ti
         return sheet
     pil = Image.fromarray(sheet)
     draw = ImageDraw.Draw(pil)
-    font = ImageFont.load_default()
+    font = _font(max(10, tile // 12))
     if labels:
         for r, (label, _) in enumerate(rows):
             text = _fit_text(draw, str(label), font, lw - 8)
@@ -126,6 +139,14 @@ def contact_sheet(rows: Sequence[tuple[str, Sequence[np.ndarray | None]]], *, ti
                 draw.rectangle(box, fill=(0, 0, 0))
                 draw.text(xy, str(cap), fill=(255, 255, 0), font=font)
     return np.asarray(pil)
+
+
+def _font(size: int):
+    """PIL's built-in font at ``size`` (scalable with FreeType, else the fixed bitmap font)."""
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, ImportError, OSError):
+        return ImageFont.load_default()
 
 
 def _fit_text(draw: ImageDraw.ImageDraw, text: str, font, max_w: int) -> str:
