@@ -239,3 +239,26 @@ def test_dataset_pickles(gslrm_out):
                           image_size=SIZE, selection="sorted")
     clone = pickle.loads(pickle.dumps(ds))
     torch.testing.assert_close(clone[1]["image"], ds[1]["image"])
+
+
+def test_reads_facelift_own_camera_file(facelift_dir, tmp_path):
+    """FaceLift's sample opencv_cameras.json (extra Blender keys included) loads, and items from
+    it carry its exact intrinsics and c2w = inv(w2c)."""
+    doc = json.loads((facelift_dir / "opencv_cameras.json").read_text())
+    scene = tmp_path / "sample_000"
+    (scene / "images").mkdir(parents=True)
+    for f in doc["frames"][:4]:  # small images: rescale the frames to 16 px
+        s = SIZE / f["w"]
+        f.update(w=SIZE, h=SIZE, fx=f["fx"] * s, fy=f["fy"] * s, cx=f["cx"] * s, cy=f["cy"] * s)
+        Image.new("RGBA", (SIZE, SIZE), (255, 0, 0, 255)).save(scene / f["file_path"])
+    doc["frames"] = doc["frames"][:4]
+    (scene / "opencv_cameras.json").write_text(json.dumps(doc))
+    item = MultiViewDataset(write_list(tmp_path / "l.txt", [scene]), num_views=4,
+                            num_input_views=2, image_size=SIZE, selection="sorted")[0]
+    for k, v in enumerate(item["index"][:, 0].tolist()):
+        f = doc["frames"][v]
+        np.testing.assert_allclose(item["c2w"][k].numpy(), np.linalg.inv(f["w2c"]), atol=1e-5)
+        assert item["fxfycxcy"][k].tolist() == pytest.approx([f["fx"], f["fy"], f["cx"], f["cy"]])
+        # Blender put camera v at this location; c2w's translation must agree
+        np.testing.assert_allclose(item["c2w"][k, :3, 3].numpy(), f["blender_camera_location"],
+                                   atol=1e-5)
