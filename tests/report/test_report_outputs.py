@@ -113,7 +113,7 @@ def test_batch_html_escapes_user_strings():
     evil = "<script>alert(1)</script>"
     page = batch_summary_html(
         [{"scene_id": evil, "psnr": 30.123456, "ok": True},
-         {"scene_id": "plain", "psnr": 28.0, "note": 'a"b'}],
+         {"scene_id": "plain", "psnr": np.float32(28.123456), "note": 'a"b'}],
         [{"scene_id": "bad&<b>", "error": "SceneError", "message": "line1\n<i>line2</i>"}],
         [{"scene_id": "q1", "reason": "<img src=x onerror=alert(1)>"}],
         thumbnails={evil: 'sheets/"><script>x</script>.png', "plain": "javascript:alert(1)"})
@@ -121,7 +121,7 @@ def test_batch_html_escapes_user_strings():
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "bad&amp;&lt;b&gt;" in page and "a&quot;b" in page
     assert 'src="javascript:' not in page and "javascript%3Aalert" in page
-    assert "30.12" in page and "1 failed" in page and "1 quarantined" in page
+    assert "30.12" in page and "28.12<" in page and "1 failed" in page and "1 quarantined" in page
     # Every img src is a relative URL without quotes or angle brackets inside.
     for src in re.findall(r'src="([^"]*)"', page):
         assert "<" not in src and ">" not in src and ":" not in src

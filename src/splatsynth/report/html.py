@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
 h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
@@ -76,6 +78,8 @@ def _table(rows: Sequence[Mapping[str, Any]], first: Sequence[str],
                          f'alt="{_e(r.get("scene_id", ""))}"></a></td>' if src else "<td></td>")
         for c in cols:
             v = r.get(c)
+            if isinstance(v, np.generic):  # numpy scalars format like Python numbers
+                v = v.item()
             cls = ' class="num"' if isinstance(v, int | float) and not isinstance(v, bool) else ""
             text = _fmt(v)
             if isinstance(v, str) and "\n" in v:
