@@ -268,7 +268,8 @@ def test_empty_hull_is_a_scene_error():
 
 
 def test_bad_config_values_are_user_errors():
-    for kw in ({"radius": 0.0}, {"percentile": 0.0}, {"grid": 2}):
+    for kw in ({"radius": 0.0}, {"percentile": 0.0}, {"grid": 2}, {"extent": "box"},
+               {"up": "y"}):
         with pytest.raises(SplatsynthError):
             NormalizeConfig(**kw)
 

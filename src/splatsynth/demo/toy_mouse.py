@@ -258,14 +258,30 @@ def _screen_box(camera: Camera, prims: Primitives, idx: np.ndarray, ss: int
     # Oriented bounding box corners: c + A @ (s * r).
     corners = prims.centers[idx, None, :] + np.einsum(
         "gij,gkj->gki", prims.axes[idx], signs[None] * prims.radii[idx, None, :])
-    uv, z = camera.project(corners.reshape(-1, 3))
+    _, z = camera.project(corners.reshape(-1, 3))
     W, H = camera.w * ss, camera.h * ss
     if np.any(z <= 1e-6):
         return 0, W, 0, H
-    x0 = max(int(np.floor(uv[:, 0].min() * ss)) - 1, 0)
-    x1 = min(int(np.ceil(uv[:, 0].max() * ss)) + 1, W)
-    y0 = max(int(np.floor(uv[:, 1].min() * ss)) - 1, 0)
-    y1 = min(int(np.ceil(uv[:, 1].max() * ss)) + 1, H)
+    # Wholly in front of the camera: the exact box of each projected ellipse, from its dual
+    # conic C* = P H diag(1, 1, 1, -1) H^T P^T (H maps the unit sphere onto the ellipsoid).
+    # A vertical tangent line (1, 0, -u) satisfies C00 - 2 u C02 + u^2 C22 = 0.
+    P = camera.K @ camera.w2c[:3]
+    Hm = np.zeros((len(idx), 4, 4))
+    Hm[:, :3, :3] = prims.axes[idx] * prims.radii[idx, None, :]
+    Hm[:, :3, 3] = prims.centers[idx]
+    Hm[:, 3, 3] = 1.0
+    PH = P @ Hm  # [G, 3, 4]
+    C = np.einsum("gik,k,gjk->gij", PH, np.array([1.0, 1.0, 1.0, -1.0]), PH)
+    lo, hi = [], []
+    for a, b in ((0, 2), (1, 2)):
+        root = np.sqrt(np.maximum(C[:, a, b] ** 2 - C[:, a, a] * C[:, 2, 2], 0.0))
+        ends = np.stack([(C[:, a, b] - root) / C[:, 2, 2], (C[:, a, b] + root) / C[:, 2, 2]])
+        lo.append(ends.min())
+        hi.append(ends.max())
+    x0 = max(int(np.floor(lo[0] * ss)) - 1, 0)
+    x1 = min(int(np.ceil(hi[0] * ss)) + 1, W)
+    y0 = max(int(np.floor(lo[1] * ss)) - 1, 0)
+    y1 = min(int(np.ceil(hi[1] * ss)) + 1, H)
     if x0 >= x1 or y0 >= y1:
         return None
     return x0, x1, y0, y1
@@ -397,20 +413,6 @@ def _shade(camera: Camera, prims: Primitives, u: np.ndarray, v: np.ndarray, pid:
     return np.clip(rgb, 0.0, 1.0)
 
 
-def _depth_on(camera: Camera, prims: Primitives, u: np.ndarray, v: np.ndarray,
-              pid: np.ndarray) -> np.ndarray:
-    """[N] depth where the rays through pixels (u, v) enter primitives ``pid`` (they must hit)."""
-    d = (((u - camera.cx) / camera.fx)[:, None] * camera.R[0]
-         + ((v - camera.cy) / camera.fy)[:, None] * camera.R[1] + camera.R[2])
-    m = prims.to_unit[pid]
-    o_u = np.einsum("nij,nj->ni", m, camera.center - prims.centers[pid])
-    d_u = np.einsum("nij,nj->ni", m, d)
-    a = (d_u * d_u).sum(1)
-    b = (d_u * o_u).sum(1)
-    c = (o_u * o_u).sum(1) - 1.0
-    return (-b - np.sqrt(np.maximum(b * b - a * c, 0.0))) / a
-
-
 def render_toy_mouse(cameras: list[Camera], supersample: int = 2
                      ) -> tuple[np.ndarray, np.ndarray]:
     """Ray-cast the toy mouse into each camera.
@@ -438,27 +440,38 @@ def render_toy_mouse(cameras: list[Camera], supersample: int = 2
     alpha = np.zeros((len(cameras), H, W), np.float32)
     for ci, cam in enumerate(cameras):
         depth, prim = _raycast(cam, TOY_MOUSE, ss)
-        sub = prim.reshape(H, ss, W, ss).transpose(0, 2, 1, 3).reshape(H, W, ss * ss)
+        rows, cols = np.flatnonzero((prim >= 0).any(1)), np.flatnonzero((prim >= 0).any(0))
+        if not len(rows):
+            continue
+        # Work on the pixels round the subject only.
+        y0, y1 = rows[0] // ss, rows[-1] // ss + 1
+        x0, x1 = cols[0] // ss, cols[-1] // ss + 1
+        h, w = y1 - y0, x1 - x0
+        pr = prim[y0 * ss:y1 * ss, x0 * ss:x1 * ss]
+        dp = depth[y0 * ss:y1 * ss, x0 * ss:x1 * ss]
+        sub = pr.reshape(h, ss, w, ss).transpose(0, 2, 1, 3).reshape(h, w, ss * ss)
         first = sub[..., 0]
+        hits = (sub >= 0).sum(-1)
         uniform = (sub == first[..., None]).all(-1) & (first >= 0)
-        mixed = ~uniform & (sub >= 0).any(-1)
-        premult = np.zeros((H, W, 3))
+        mixed = ~uniform & (hits > 0)
+        premult = np.zeros((h, w, 3))
         jj, ii = np.nonzero(uniform)
         if len(jj):
-            u, v, pid = ii + 0.5, jj + 0.5, first[uniform]
-            premult[uniform] = _shade(cam, TOY_MOUSE, u, v, pid, _depth_on(cam, TOY_MOUSE, u, v,
-                                                                             pid))
+            # The centre ray's depth, to second order in the sample spacing.
+            dsub = dp.reshape(h, ss, w, ss).mean(axis=(1, 3))
+            premult[jj, ii] = _shade(cam, TOY_MOUSE, x0 + ii + 0.5, y0 + jj + 0.5,
+                                     first[jj, ii], dsub[jj, ii])
         # Every hit sample of an edge pixel, shaded and averaged.
-        edge = np.repeat(np.repeat(mixed, ss, 0), ss, 1) & (prim >= 0)
+        edge = np.repeat(np.repeat(mixed, ss, 0), ss, 1) & (pr >= 0)
         sj, si = np.nonzero(edge)
         if len(sj):
-            col = _shade(cam, TOY_MOUSE, (si + 0.5) / ss, (sj + 0.5) / ss, prim[edge], depth[edge])
-            flat = (sj // ss) * W + (si // ss)
-            acc = np.zeros((H * W, 3))
-            np.add.at(acc, flat, col)
-            premult[mixed] = acc.reshape(H, W, 3)[mixed] / (ss * ss)
-        a = (sub >= 0).mean(-1)
+            col = _shade(cam, TOY_MOUSE, x0 + (si + 0.5) / ss, y0 + (sj + 0.5) / ss, pr[sj, si],
+                         dp[sj, si])
+            flat = (sj // ss) * w + (si // ss)
+            acc = np.stack([np.bincount(flat, col[:, k], minlength=h * w) for k in range(3)], -1)
+            premult[mixed] = acc.reshape(h, w, 3)[mixed] / (ss * ss)
+        a = hits / (ss * ss)
         with np.errstate(invalid="ignore", divide="ignore"):
-            rgb[ci] = np.where(a[..., None] > 0, premult / a[..., None], 0.0)
-        alpha[ci] = a
+            rgb[ci, y0:y1, x0:x1] = np.where(a[..., None] > 0, premult / a[..., None], 0.0)
+        alpha[ci, y0:y1, x0:x1] = a
     return rgb, alpha

@@ -50,6 +50,11 @@ class NormalizeConfig:
                                   f"{self.percentile}")
         if self.grid < 8:
             raise SplatsynthError(f"normalize.grid must be >= 8, got {self.grid}")
+        if self.extent not in ("robust", "sphere"):
+            raise SplatsynthError(f"normalize.extent must be robust or sphere, got "
+                                  f"{self.extent!r}")
+        if self.up not in ("auto", "z", "cameras"):
+            raise SplatsynthError(f"normalize.up must be auto, z or cameras, got {self.up!r}")
 
 
 # --- the similarity transform -------------------------------------------------------------
@@ -370,6 +375,8 @@ def carve_visual_hull(cameras: list[Camera], masks: list[np.ndarray], *, grid: i
 
 # --- the canonical frame --------------------------------------------------------------------
 def _up_rotation(cameras: list[Camera], mode: str) -> np.ndarray:
+    if mode not in ("auto", "z", "cameras"):
+        raise SplatsynthError(f"normalize.up must be auto, z or cameras, got {mode!r}")
     if mode == "z":
         return np.eye(3)
     up = np.mean([-c.R[1] for c in cameras], axis=0)
@@ -381,8 +388,6 @@ def _up_rotation(cameras: list[Camera], mode: str) -> np.ndarray:
     up /= n
     if mode == "auto" and up[2] >= math.cos(math.radians(45.0)):
         return np.eye(3)
-    if mode not in ("auto", "cameras"):
-        raise SplatsynthError(f"normalize.up must be auto, z or cameras, got {mode!r}")
     return rotation_between(up, np.array([0.0, 0.0, 1.0]))
 
 
