@@ -1,0 +1,21 @@
+"""3DGS rendering: ``rasterize`` (numba CPU kernels, a plain-torch reference, or gsplat on CUDA).
+
+Importing this package compiles no numba kernel and does not import gsplat; kernels compile
+(or load from numba's on-disk cache) on their first call.
+"""
+
+from .api import cameras_to_tensors, rasterize, render_gaussians
+from .sh import eval_sh, num_sh_bases, rgb_from_sh, sh_from_rgb
+from .types import Projected, RenderOut
+
+__all__ = [
+    "Projected",
+    "RenderOut",
+    "cameras_to_tensors",
+    "eval_sh",
+    "num_sh_bases",
+    "rasterize",
+    "render_gaussians",
+    "rgb_from_sh",
+    "sh_from_rgb",
+]

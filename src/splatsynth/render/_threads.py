@@ -1,0 +1,79 @@
+"""Threads for the numba kernels, and keeping torch's intra-op pool out of their way.
+
+The kernels are ``nogil`` numba functions that each take a static slice of the work; a small
+pool of Python threads runs one slice per thread. Static slices keep results independent of
+timing, and a busy core cannot make one thread take all the work (as numba's dynamic
+scheduling did). Measured on 2-core machines: torch and numba both at 2 threads ran a training
+iteration ~10x slower, so torch is held at one intra-op thread while kernels run and the
+caller's setting is restored afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+
+_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+_override: int | None = None
+
+
+def set_num_threads(n: int | None) -> None:
+    """Threads the CPU kernels use; None restores the default (numba's thread count, which is
+    all available cores unless NUMBA_NUM_THREADS says otherwise)."""
+    global _override
+    if n is not None and n < 1:
+        raise ValueError(f"num_threads must be >= 1, got {n}")
+    _override = n
+
+
+def get_num_threads() -> int:
+    """Threads the CPU kernels split their work over."""
+    if _override is not None:
+        return _override
+    try:
+        import numba
+
+        n = int(numba.config.NUMBA_NUM_THREADS)
+    except Exception:  # pragma: no cover - numba is a dependency
+        n = len(os.sched_getaffinity(0))
+    return max(1, n)
+
+
+def run_parallel(fn: Callable, arg_lists: Sequence[tuple]) -> None:
+    """Call ``fn(*args)`` for every tuple, one per thread, and wait; re-raises the first error."""
+    if len(arg_lists) == 1:
+        fn(*arg_lists[0])
+        return
+    global _pool, _pool_size
+    with _lock:
+        if _pool is None or _pool_size < len(arg_lists):
+            if _pool is not None:
+                _pool.shutdown(wait=True)
+            _pool = ThreadPoolExecutor(len(arg_lists), thread_name_prefix="splatsynth-raster")
+            _pool_size = len(arg_lists)
+        pool = _pool
+    futures = [pool.submit(fn, *args) for args in arg_lists[1:]]
+    fn(*arg_lists[0])  # the calling thread takes the first slice
+    for f in futures:
+        f.result()
+
+
+@contextlib.contextmanager
+def torch_single_thread() -> Iterator[None]:
+    """Run the block with torch at one intra-op thread; restore the caller's count after."""
+    prev = torch.get_num_threads()
+    if prev == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(prev)

@@ -1,0 +1,117 @@
+"""Tile compositing in plain torch (reference for ``render/kernels/raster.py``).
+
+Front-to-back over each tile's depth-sorted Gaussians, written as one dense [pairs, tile
+pixels] problem: transmittance is a per-tile cumulative product, computed as a segmented
+cumulative sum of log(1 - alpha) in float64 so it stays exact across tile boundaries.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+_TILE = 16
+_ALPHA_MAX = 0.99
+_ALPHA_MIN = 1.0 / 255.0
+_T_MIN = 1e-4
+
+
+def _segment_exclusive_cumsum(x: torch.Tensor, seg_first: torch.Tensor) -> torch.Tensor:
+    """Per-row exclusive cumsum of x [P, K] restarted at each segment; seg_first: [P] row ids."""
+    incl = torch.cumsum(x, dim=0)
+    excl = incl - x
+    return excl - excl[seg_first]
+
+
+def rasterize_to_pixels(
+    means2d: torch.Tensor,
+    conics: torch.Tensor,
+    colors: torch.Tensor,
+    opacities: torch.Tensor,
+    depths: torch.Tensor,
+    radii: torch.Tensor,
+    width: int,
+    height: int,
+    *,
+    backgrounds: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Composite projected Gaussians front to back into C images.
+
+    alpha = min(0.99, o * exp(-power)); alphas below 1/255 are skipped; a pixel stops before
+    the Gaussian that would take its transmittance below 1e-4. Depth order with ties broken by
+    Gaussian index.
+
+    Args:
+        means2d: [C, N, 2]; conics: [C, N, 3]; colors: [C, N, 3]; opacities: [N];
+        depths: [C, N]; radii: [C, N, 2] int (0 = culled); width, height: image size.
+        backgrounds: [C, 3] or None (black).
+    Returns:
+        rgb [C, H, W, 3] (over the background), accumulated depth [C, H, W, 1] (not divided
+        by alpha), alpha [C, H, W, 1].
+    """
+    C, N = means2d.shape[:2]
+    dev, dt = means2d.device, means2d.dtype
+    tiles_x, tiles_y = math.ceil(width / _TILE), math.ceil(height / _TILE)
+    ntile = tiles_x * tiles_y
+    npix = C * height * width
+
+    with torch.no_grad():
+        cam, gid = torch.nonzero((radii > 0).any(-1), as_tuple=True)  # row-major: gid order
+        u, v = means2d[cam, gid, 0], means2d[cam, gid, 1]
+        rx, ry = radii[cam, gid, 0].to(dt), radii[cam, gid, 1].to(dt)
+        x0 = torch.floor((u - rx) / _TILE).clamp(0, tiles_x).long()
+        x1 = torch.ceil((u + rx) / _TILE).clamp(0, tiles_x).long()
+        y0 = torch.floor((v - ry) / _TILE).clamp(0, tiles_y).long()
+        y1 = torch.ceil((v + ry) / _TILE).clamp(0, tiles_y).long()
+        nx, ny = (x1 - x0).clamp_min(0), (y1 - y0).clamp_min(0)
+        count = nx * ny
+        owner = torch.repeat_interleave(torch.arange(count.numel(), device=dev), count)
+        first = torch.cumsum(count, 0) - count
+        j = torch.arange(owner.numel(), device=dev) - first[owner]
+        tx = x0[owner] + j % nx[owner]
+        ty = y0[owner] + j // nx[owner]
+        tile = cam[owner] * ntile + ty * tiles_x + tx
+        # order by (tile, depth, gid): stable sort on depth, then stable sort on tile
+        o1 = torch.sort(depths[cam[owner], gid[owner]].detach(), stable=True).indices
+        o2 = torch.sort(tile[o1], stable=True).indices
+        order = o1[o2]
+        owner, tile, tx, ty = owner[order], tile[order], tx[order], ty[order]
+        P = owner.numel()
+        new_seg = torch.ones(P, dtype=torch.bool, device=dev)
+        new_seg[1:] = tile[1:] != tile[:-1]
+        seg_first = torch.cummax(torch.where(new_seg, torch.arange(P, device=dev), 0), 0).values
+        k = torch.arange(_TILE * _TILE, device=dev)
+        px = tx[:, None] * _TILE + k % _TILE  # [P, 256] integer pixel coordinates
+        py = ty[:, None] * _TILE + k // _TILE
+        inside = (px < width) & (py < height)
+        pix = torch.where(inside, (cam[owner][:, None] * height + py) * width + px, 0)
+
+    pc, pg = cam[owner], gid[owner]
+    dx = (px.to(dt) + 0.5) - means2d[pc, pg, 0][:, None]
+    dy = (py.to(dt) + 0.5) - means2d[pc, pg, 1][:, None]
+    con = conics[pc, pg]
+    power = 0.5 * (con[:, 0:1] * dx * dx + con[:, 2:3] * dy * dy) + con[:, 1:2] * dx * dy
+    alpha = torch.clamp(opacities[pg][:, None] * torch.exp(-power), max=_ALPHA_MAX)
+    keep = inside & (power >= 0) & (alpha >= _ALPHA_MIN)
+    a = torch.where(keep, alpha, torch.zeros_like(alpha)).double()
+    with torch.no_grad():
+        log_t_incl = _segment_exclusive_cumsum(torch.log1p(-a), seg_first) + torch.log1p(-a)
+        alive = log_t_incl >= math.log(_T_MIN)
+    a = torch.where(alive, a, torch.zeros_like(a))
+    l1m = torch.log1p(-a)
+    w = (a * torch.exp(_segment_exclusive_cumsum(l1m, seg_first))).to(dt)
+
+    flat = pix.reshape(-1)
+    rgb = torch.zeros(npix, 3, dtype=dt, device=dev).index_add(
+        0, flat, (w[..., None] * colors[pc, pg][:, None, :]).reshape(-1, 3)
+    )
+    dacc = torch.zeros(npix, dtype=dt, device=dev).index_add(
+        0, flat, (w * depths[pc, pg][:, None]).reshape(-1)
+    )
+    log_t = torch.zeros(npix, dtype=torch.float64, device=dev).index_add(0, flat, l1m.reshape(-1))
+    T = torch.exp(log_t).to(dt).reshape(C, height, width, 1)
+    rgb = rgb.reshape(C, height, width, 3)
+    if backgrounds is not None:
+        rgb = rgb + T * backgrounds[:, None, None, :]
+    return rgb, dacc.reshape(C, height, width, 1), 1 - T
