@@ -19,6 +19,13 @@ from .errors import SplatsynthError
 _Pos = tyro.conf.Positional
 
 
+def _parse(cls, argv: Sequence[str], name: str, default=None):
+    # Underscores keep each knob's one dotted name (SPEC: --fit.optimize_pose); tyro still
+    # accepts the hyphenated spelling.
+    return tyro.cli(cls, args=list(argv), prog=f"splatsynth {name}", description=cls.__doc__,
+                    default=default, use_underscores=True)
+
+
 # --- orbit ---------------------------------------------------------------------------------
 @dataclass
 class OrbitArgs:
@@ -41,7 +48,7 @@ class OrbitArgs:
 
 
 def cmd_orbit(argv: Sequence[str]) -> int:
-    a = tyro.cli(OrbitArgs, args=argv, prog="splatsynth orbit", description=OrbitArgs.__doc__)
+    a = _parse(OrbitArgs, argv, "orbit")
     from .cameras import OrbitConfig, cameras_to_json, mvdiffusion_cameras
     from .writers.atomic import atomic_write_json
 
@@ -64,7 +71,7 @@ class CheckArgs:
 
 
 def cmd_check(argv: Sequence[str]) -> int:
-    a = tyro.cli(CheckArgs, args=argv, prog="splatsynth check", description=CheckArgs.__doc__)
+    a = _parse(CheckArgs, argv, "check")
     from .scene_io import check_scene
 
     problems = check_scene(a.scene)
@@ -90,20 +97,28 @@ class ImportArgs:
     out: Path
     """The scene folder to write."""
     images: Path | None = None
-    """dannce: folder of images, one per camera (see the README's import section)."""
+    """colmap, dannce: folder of images (dannce: Camera1.png or Camera1/<frame>.png per camera)."""
     frame: int = 0
     """dannce: which labelled Label3D frame's keypoints to import."""
-    force: bool = False
+    image_size: tuple[int, int] | None = None
+    """dannce without --images: the video frame size W H (the mouse rig's is 1152 1024)."""
+    overwrite: bool = False
     """Replace an existing scene folder."""
 
 
 def cmd_import(argv: Sequence[str]) -> int:
-    a = tyro.cli(ImportArgs, args=argv, prog="splatsynth import", description=ImportArgs.__doc__)
+    a = _parse(ImportArgs, argv, "import")
     from .scene_io import import_scene
 
-    opts: dict = {"force": a.force}
+    opts: dict = {"overwrite": a.overwrite}
+    if a.format in ("colmap", "dannce") and a.images is not None:
+        opts["images"] = a.images
     if a.format == "dannce":
-        opts.update(images=a.images, frame=a.frame)
+        opts["frame"] = a.frame
+        if a.image_size is not None:
+            opts["image_size"] = a.image_size
+    elif a.image_size is not None:
+        raise SplatsynthError("--image-size applies to dannce only")
     out = import_scene(a.format, a.src, a.out, **opts)
     print(f"wrote scene {out}")
     return 0
@@ -140,8 +155,7 @@ class RunArgs:
 
 def cmd_run(argv: Sequence[str]) -> int:
     base = _config_default(argv)
-    a = tyro.cli(RunArgs, args=argv, prog="splatsynth run", description=RunArgs.__doc__,
-                 default=RunArgs(scene=tyro.MISSING, out=tyro.MISSING, cfg=base))
+    a = _parse(RunArgs, argv, "run", default=RunArgs(scene=tyro.MISSING, out=tyro.MISSING, cfg=base))
     from .pipeline import print_outcome, run_scene
 
     outcome = run_scene(a.scene, a.out, a.cfg, scene_id=a.scene_id, force=a.force)
@@ -166,8 +180,7 @@ class DemoArgs:
 
 def cmd_demo(argv: Sequence[str]) -> int:
     base = _config_default(argv)
-    a = tyro.cli(DemoArgs, args=argv, prog="splatsynth demo", description=DemoArgs.__doc__,
-                 default=DemoArgs(cfg=base))
+    a = _parse(DemoArgs, argv, "demo", default=DemoArgs(cfg=base))
     from .pipeline import run_demo
 
     run_demo(a.out, a.cfg, force=a.force)
@@ -190,7 +203,7 @@ class RenderArgs:
 
 
 def cmd_render(argv: Sequence[str]) -> int:
-    a = tyro.cli(RenderArgs, args=argv, prog="splatsynth render", description=RenderArgs.__doc__)
+    a = _parse(RenderArgs, argv, "render")
     from .pipeline import render_fitted
 
     n = render_fitted(a.scene_dir, a.cameras, a.out, depth=a.depth)
@@ -211,7 +224,7 @@ class EvalArgs:
 
 
 def cmd_eval(argv: Sequence[str]) -> int:
-    a = tyro.cli(EvalArgs, args=argv, prog="splatsynth eval", description=EvalArgs.__doc__)
+    a = _parse(EvalArgs, argv, "eval")
     from .pipeline import evaluate_fitted, format_scores
 
     scores, path = evaluate_fitted(a.scene_dir, a.gt, a.out)
@@ -232,7 +245,7 @@ class MixArgs:
 
 
 def cmd_mix(argv: Sequence[str]) -> int:
-    a = tyro.cli(MixArgs, args=argv, prog="splatsynth mix", description=MixArgs.__doc__)
+    a = _parse(MixArgs, argv, "mix")
     from .training import check_mix
 
     print(check_mix(a.config))
@@ -284,6 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"splatsynth {name}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        return 0
 
 
 def _entry() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -132,7 +133,8 @@ def _keypoints_3d(scene: Scene, cameras: list[Camera]) -> np.ndarray | None:
 
 
 def run_scene(scene_path: str | Path, out_root: str | Path, cfg: RunConfig | None = None, *,
-              scene_id: str | None = None, force: bool = False) -> SceneOutcome:
+              scene_id: str | None = None, force: bool = False, update_list: bool = True,
+              check_fit: Callable[[FitResult], None] | None = None) -> SceneOutcome:
     """Fit one scene folder and write ``out_root/<scene_id>/`` (SPEC section 4), atomically.
 
     Args:
@@ -141,6 +143,10 @@ def run_scene(scene_path: str | Path, out_root: str | Path, cfg: RunConfig | Non
         cfg: the run configuration (defaults when None).
         scene_id: the output folder name (default: the input folder's name).
         force: redo a finished scene (otherwise it is skipped).
+        update_list: refresh OUT's train/val lists after writing (``batch`` turns this off and
+            rebuilds them itself, with its quality gate).
+        check_fit: called with the main fit's result before anything is written; raising there
+            aborts the scene with nothing written (``batch`` checks for exploding Gaussians).
     Returns:
         :class:`SceneOutcome` with the metrics and timings.
     Raises:
@@ -162,6 +168,8 @@ def run_scene(scene_path: str | Path, out_root: str | Path, cfg: RunConfig | Non
     timings["normalize"] = time.perf_counter() - t
 
     result: FitResult = fit_scene(scene_n, cfg.fit)
+    if check_fit is not None:
+        check_fit(result)
     timings["fit"] = result.timings["total"]
     metrics: dict = {"train": result.metrics["train"],
                      "train_per_view": result.metrics["per_view"]}
@@ -232,7 +240,8 @@ def run_scene(scene_path: str | Path, out_root: str | Path, cfg: RunConfig | Non
         mv = mvdiffusion_cameras(cfg.orbit.distance, cfg.orbit.size, cfg.orbit.focal)
         mv_r = render_cameras(g, mv, background=bg, backend=cfg.fit.backend)
         write_mvdiffusion_views(out_root, sid, mv_r.straight_rgb(bg), mv_r.alpha, cameras=mv)
-    update_lists(out_root, val_ratio=cfg.output.val_ratio)
+    if update_list:
+        update_lists(out_root, val_ratio=cfg.output.val_ratio)
     sheet = out_root / sid / "contact_sheet.png"
     return SceneOutcome(sid, "done", out_root / sid, metrics, timings,
                         sheet if sheet.is_file() else None)
@@ -374,20 +383,22 @@ def format_scores(scores: dict) -> str:
 
 def run_demo(out: str | Path, cfg: RunConfig | None = None, *, force: bool = False
              ) -> SceneOutcome:
-    """Make the demo scene under ``out/scene``, validate it, run it into ``out/dataset``."""
+    """Make the demo scene under ``out/scene/toy_mouse``, validate it, run it into
+    ``out/dataset``."""
     from .demo import make_demo_scene
+    from .demo.scene import DEMO_SCENE_ID
     from .scene_io import check_scene
 
     out = Path(out)
     t = time.perf_counter()
-    scene_dir = out / "scene"
+    scene_dir = out / "scene" / DEMO_SCENE_ID
     if not (scene_dir / "cameras.json").is_file():
-        make_demo_scene(scene_dir)
+        scene_dir = make_demo_scene(out / "scene")
     problems = check_scene(scene_dir)
     if problems:
         raise SplatsynthError("the demo scene failed validation:\n" +
                               "\n".join(f"  - {p}" for p in problems))
     print(f"demo scene: {scene_dir} ({time.perf_counter() - t:.1f} s)")
-    outcome = run_scene(scene_dir, out / "dataset", cfg, scene_id="toy_mouse", force=force)
+    outcome = run_scene(scene_dir, out / "dataset", cfg, force=force)
     print_outcome(outcome)
     return outcome

@@ -1,0 +1,80 @@
+"""Import hygiene: `import splatsynth` is cheap, and rooms import only rooms above them."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parents[1] / "src" / "splatsynth"
+
+# room -> rooms it may import (STYLE.md section 1). Top-level modules are rooms too.
+ALLOWED = {
+    "errors": set(),
+    "cameras": {"errors"},
+    "gaussians": {"errors"},
+    "render": {"cameras", "gaussians", "errors"},
+    "losses": {"errors"},
+    "metrics": {"losses", "errors"},
+    "optim": {"gaussians", "cameras", "errors"},
+    "scene_io": {"cameras", "errors"},
+    "demo": {"cameras", "scene_io", "errors"},
+    "writers": {"cameras", "gaussians", "errors"},
+    "report": {"writers", "cameras", "errors"},
+    "fit": {"cameras", "gaussians", "render", "losses", "metrics", "optim", "scene_io",
+            "errors"},
+    "training": {"cameras", "errors", "writers"},
+    "config": {"cameras", "fit", "scene_io", "writers", "errors"},
+    "pipeline": {"cameras", "config", "errors", "fit", "gaussians", "metrics", "scene_io",
+                 "writers", "report", "demo", "render"},
+    "batch": {"pipeline", "report", "writers", "config", "errors", "scene_io", "cameras",
+              "fit"},
+}
+
+
+def _room_of(path: Path) -> str:
+    rel = path.relative_to(PKG)
+    return rel.parts[0].removesuffix(".py")
+
+
+def _imported_rooms(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    rooms = set()
+    depth_room = len(path.relative_to(PKG).parts)  # 1 for top-level modules
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            if node.level >= depth_room:  # climbs to the package root
+                target = (node.module or "").split(".")[0]
+                if target:
+                    rooms.add(target)
+                else:
+                    rooms.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("splatsynth."):
+            rooms.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("splatsynth."):
+                    rooms.add(a.name.split(".")[1])
+    return rooms
+
+
+def test_rooms_import_only_rooms_above_them():
+    bad = []
+    for path in PKG.rglob("*.py"):
+        room = _room_of(path)
+        if room in ("__init__", "cli", "__main__"):
+            continue
+        allowed = ALLOWED.get(room)
+        assert allowed is not None, f"{path}: room {room!r} missing from the import table"
+        for target in _imported_rooms(path) - {room}:
+            if target not in allowed:
+                bad.append(f"{path.relative_to(PKG)} imports {target}")
+    assert not bad, "import direction broken:\n" + "\n".join(bad)
+
+
+def test_import_is_cheap():
+    code = ("import sys, splatsynth, splatsynth.cli, splatsynth.render; "
+            "print('numba' in sys.modules, 'gsplat' in sys.modules, 'ray' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    # numba loads (and kernels compile) on the first render only; gsplat and ray never eagerly
+    assert out == ["False", "False", "False"], out
