@@ -20,6 +20,8 @@ from .scene import Scene, View
 
 #: Half-width the default orbit (distance 2.7, 50 deg field of view) sees at the origin.
 ORBIT_HALF_WIDTH = 2.7 * math.tan(math.radians(25.0))
+#: Radius of the largest origin-centred ball that every default orbit view sees whole.
+ORBIT_FIT_RADIUS = 2.7 * math.sin(math.radians(25.0))
 
 
 @dataclass(frozen=True)
@@ -30,11 +32,19 @@ class NormalizeConfig:
     """Subject radius after normalization, in canonical units (the orbit sees 1.26 at the
     origin, so 1.0 leaves a margin)."""
     extent: Literal["robust", "sphere"] = "robust"
-    """How the subject's radius is measured on its visual hull: "robust" = a percentile of the
-    hull's distances from its centroid (a long thin tail does not shrink the body), "sphere" =
-    the bounding sphere of the whole hull."""
-    percentile: float = 98.0
-    """Percentile of hull-voxel distances used as the radius when extent is "robust"."""
+    """How the subject's size is measured on its visual hull: "sphere" = the bounding sphere of
+    the whole hull; "robust" = the bounding sphere of the hull without its thin parts (see
+    ``thin``), so a long tail does not shrink the body to a speck."""
+    thin: float = 0.15
+    """For "robust": parts that cannot hold a ball of this radius, as a fraction of the hull's
+    volume-equivalent sphere radius, are left out (tails, whiskers, stray voxels)."""
+    percentile: float = 100.0
+    """For "robust": radius = this percentile of the remaining voxels' distances from the
+    centre (100 = their bounding sphere; lower values crop the extremities)."""
+    thin_room: float = 1.25
+    """For "robust": the frame may zoom out by up to this factor so the thin parts stay inside
+    the default orbit's views too (within 95 % of the 1.14-radius ball every orbit view sees
+    whole); 1 = let them leave the frame."""
     up: Literal["auto", "z", "cameras"] = "auto"
     """Which world direction becomes +Z: "z" keeps world +Z, "cameras" takes the cameras' mean
     up vector (each camera's -y axis), "auto" keeps +Z when that mean is within 45 degrees of
@@ -45,6 +55,10 @@ class NormalizeConfig:
     def __post_init__(self) -> None:
         if not self.radius > 0:
             raise SplatsynthError(f"normalize.radius must be > 0, got {self.radius}")
+        if not 0 <= self.thin < 1:
+            raise SplatsynthError(f"normalize.thin must be in [0, 1), got {self.thin}")
+        if not self.thin_room >= 1:
+            raise SplatsynthError(f"normalize.thin_room must be >= 1, got {self.thin_room}")
         if not 0 < self.percentile <= 100:
             raise SplatsynthError(f"normalize.percentile must be in (0, 100], got "
                                   f"{self.percentile}")
@@ -401,25 +415,61 @@ def _bounding_sphere(points: np.ndarray, iters: int = 200) -> tuple[np.ndarray, 
     return c, float(np.sqrt(((points - c) ** 2).sum(1).max()))
 
 
-def subject_extent(hull: VisualHull, extent: str, percentile: float = 98.0
+def thick_part(hull: VisualHull, thin: float = 0.15) -> np.ndarray:
+    """[M] bool: the hull's voxels that survive a morphological opening (erode, then dilate)
+    by a ball of radius ``thin`` times the hull's volume-equivalent sphere radius.
+
+    The opening keeps every voxel within that radius of a point at least that deep inside
+    the hull, so it rounds a body's corners only slightly but removes a tail thinner than it.
+    """
+    occ = hull.occupancy
+    r_eq = (3.0 * len(hull.points) / (4.0 * math.pi)) ** (1.0 / 3.0)  # in voxels
+    rho = thin * r_eq
+    if rho < 1.0:
+        return np.ones(len(hull.points), dtype=bool)
+    # Outside the grid counts as free, hence the padding.
+    depth = ndimage.distance_transform_edt(np.pad(occ, 1))[1:-1, 1:-1, 1:-1]
+    core = depth > rho
+    if not core.any():
+        return np.ones(len(hull.points), dtype=bool)
+    opened = (ndimage.distance_transform_edt(~core) <= rho) & occ
+    return opened[occ]
+
+
+def subject_extent(hull: VisualHull, extent: str, percentile: float = 100.0,
+                   thin: float = 0.15, thin_room: float = 1.25, room: float = 1.0
                    ) -> tuple[np.ndarray, float]:
     """Centre [3] and radius of the subject measured on its visual hull.
 
     "sphere": the bounding sphere of every voxel (including its half-diagonal).
-    "robust": the centroid of the hull's volume and the ``percentile`` of the voxel distances
-    from it, so a thin tail, being little volume, barely moves either.
+    "robust": the ``percentile`` of :func:`thick_part`'s voxel distances from the centre (100:
+    a bounding sphere). Thin parts may reach ``room`` times that radius; where they reach
+    further, the radius grows, by at most ``thin_room``, to take them in, and the centre
+    slides from the thick part's bounding-sphere centre towards the whole hull's to need the
+    least growth.
     """
     if not len(hull.points):
         raise SplatsynthError("visual hull is empty")
     half_diag = 0.5 * math.sqrt(3.0) * hull.voxel_size
+    surface = hull.points[hull.surface] if hull.surface.any() else hull.points
+    c_all, r_all = _bounding_sphere(surface)
     if extent == "sphere":
-        c, r = _bounding_sphere(hull.points[hull.surface] if hull.surface.any() else hull.points)
-        return c, r + half_diag
-    if extent == "robust":
-        c = hull.points.mean(0)
-        r = float(np.percentile(np.linalg.norm(hull.points - c, axis=1), percentile))
-        return c, r + 0.5 * hull.voxel_size
-    raise SplatsynthError(f"normalize.extent must be robust or sphere, got {extent!r}")
+        return c_all, r_all + half_diag
+    if extent != "robust":
+        raise SplatsynthError(f"normalize.extent must be robust or sphere, got {extent!r}")
+    keep = thick_part(hull, thin)
+    pts = hull.points[keep]
+    c_thick, _ = _bounding_sphere(pts[hull.surface[keep]] if hull.surface[keep].any() else pts)
+    best: tuple[float, np.ndarray] | None = None
+    for lam in np.linspace(0.0, 1.0, 11):
+        c = (1 - lam) * c_thick + lam * c_all
+        r_thick = float(np.percentile(np.linalg.norm(pts - c, axis=1), percentile))
+        r_whole = float(np.sqrt(((surface - c) ** 2).sum(1).max()))
+        r = max(r_thick, min(r_whole / room, r_thick * thin_room))
+        if best is None or r < best[0] - 1e-12:
+            best = (r, c)
+    assert best is not None
+    return best[1], best[0] + half_diag
 
 
 def canonical_frame(scene: Scene, cfg: NormalizeConfig = NormalizeConfig()) -> Similarity:
@@ -445,7 +495,10 @@ def canonical_frame(scene: Scene, cfg: NormalizeConfig = NormalizeConfig()) -> S
                 "(check the cameras against the masks)")])
         # Rotate first, so the bounding sphere is measured in the frame it will be used in.
         rotated = replace(hull, points=hull.points @ R.T)
-        centre_r, radius = subject_extent(rotated, cfg.extent, cfg.percentile)
+        # Thin parts may use the orbit's margin: out to 95 % of the ball every view sees whole.
+        room = max(1.0, 0.95 * ORBIT_FIT_RADIUS / cfg.radius)
+        centre_r, radius = subject_extent(rotated, cfg.extent, cfg.percentile, cfg.thin,
+                                          cfg.thin_room, room)
         centre = R.T @ centre_r
     else:
         centre = nearest_point_to_axes(cams)
