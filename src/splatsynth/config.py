@@ -120,7 +120,8 @@ def config_from_dict(cls: type, data: dict, where: str = "config") -> Any:
     unknown = sorted(set(data) - known)
     if unknown:
         raise SplatsynthError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
-    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()}
+    sep = "." if ": " in where else ": "  # "file.yaml: fit.iterations"
+    kwargs = {k: _coerce(v, hints[k], f"{where}{sep}{k}") for k, v in data.items()}
     return dataclasses.replace(cls(), **kwargs)
 
 
