@@ -1,0 +1,97 @@
+"""``BatchConfig``: how a batch runs (parallelism, retries, quality gate), not how a scene is
+fitted (that is :class:`splatsynth.config.RunConfig`, shared with ``run`` and ``demo``)."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+from ..errors import SplatsynthError
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    """Parallelism, failure handling and the quality gate of ``splatsynth batch``."""
+
+    workers: int = 1
+    """Scenes fitted at once on this machine, each in its own process. 0 runs scenes in the
+    calling process (for debugging: a crash there takes the batch down)."""
+    threads: int | None = None
+    """numba and torch threads per scene. Default: the machine's cores divided by --workers
+    (at least 1), so workers x threads = cores; with Ray, 1 unless given."""
+    ray: str | None = None
+    """Run scenes as Ray tasks instead of local processes: "auto" joins the running cluster
+    (RAY_ADDRESS or `ray start` on this machine), "local" starts a private Ray instance here,
+    anything else is a cluster address (e.g. ray://head:10001). OUT must be on a file system
+    every node can write. Needs the `splatsynth[ray]` extra."""
+    retry_diverged: bool = True
+    """Retry a scene whose fit diverged (NaN/inf loss or exploding Gaussians) once with a safer
+    setting: fit.lr_position and fit.lr_scaling times --retry-lr-factor, and fit.seed + 1."""
+    retry_lr_factor: float = 0.5
+    """Factor applied to fit.lr_position and fit.lr_scaling on the retry of a diverged scene."""
+    explode_distance: float = 10.0
+    """A Gaussian whose centre is farther than this from the origin counts as exploded
+    (canonical frame: the subject has radius ~1, the orbit cameras sit at 2.7)."""
+    explode_scale: float = 2.0
+    """A Gaussian with a scale above this counts as exploded (larger than the subject)."""
+    max_exploded_fraction: float = 0.01
+    """A fit diverged when more than this fraction of its Gaussians exploded (any NaN/inf
+    parameter always counts as divergence)."""
+    min_holdout_psnr_masked: float | None = None
+    """Quality gate: quarantine scenes whose leave-one-view-out masked PSNR (dB) is below this.
+    Any gate threshold needs --output.holdout True (the held-out score is what it reads)."""
+    min_holdout_iou: float | None = None
+    """Quality gate: quarantine scenes whose leave-one-view-out silhouette IoU is below this."""
+    scene_timeout: float | None = None
+    """Seconds after which a scene's worker is killed and the scene recorded as failed
+    (local processes and Ray; not with --workers 0)."""
+    skip_failed: bool = False
+    """Do not retry scenes listed in OUT/failures.jsonl by an earlier run (default: retry)."""
+    progress: bool = True
+    """Show the overall progress bar (per-scene status lines are printed either way)."""
+    summary_every: float = 300.0
+    """Seconds between refreshes of OUT/summary.html during the batch (it is always written at
+    the end; summary.json is refreshed after every scene)."""
+
+    @property
+    def gate_enabled(self) -> bool:
+        """Whether any quality-gate threshold is set."""
+        return self.min_holdout_psnr_masked is not None or self.min_holdout_iou is not None
+
+    def threads_per_scene(self) -> int:
+        """numba/torch threads each scene gets (see :attr:`threads`)."""
+        if self.threads is not None:
+            return self.threads
+        if self.ray is not None:
+            return 1
+        return max(1, available_cores() // max(1, self.workers))
+
+    def validate(self) -> None:
+        """Raise :class:`SplatsynthError` naming the first bad field."""
+        if self.workers < 0:
+            raise SplatsynthError(f"batch: --workers must be >= 0, got {self.workers}")
+        if self.threads is not None and self.threads < 1:
+            raise SplatsynthError(f"batch: --threads must be >= 1, got {self.threads}")
+        if not 0.0 < self.retry_lr_factor <= 1.0:
+            raise SplatsynthError(
+                f"batch: --retry-lr-factor must be in (0, 1], got {self.retry_lr_factor}")
+        if not 0.0 <= self.max_exploded_fraction < 1.0:
+            raise SplatsynthError("batch: --max-exploded-fraction must be in [0, 1), got "
+                                  f"{self.max_exploded_fraction}")
+        for name in ("explode_distance", "explode_scale"):
+            v = getattr(self, name)
+            if not (v > 0 and math.isfinite(v)):
+                raise SplatsynthError(f"batch: {name} must be a positive number, got {v}")
+        if self.scene_timeout is not None and self.scene_timeout <= 0:
+            raise SplatsynthError(f"batch: --scene-timeout must be > 0, got {self.scene_timeout}")
+        if self.ray is not None and not self.ray.strip():
+            raise SplatsynthError("batch: --ray needs 'auto', 'local' or a cluster address")
+
+
+def available_cores() -> int:
+    """CPU cores this process may use (the affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1

@@ -1,0 +1,489 @@
+"""``run_batch``: many scenes through ``run_scene``, resumable and with failures contained.
+
+Resuming rests on one fact: ``OUT/<scene_id>/`` appears atomically and holds ``report.json``
+only when complete (``writers.scene_dir_transaction``). So the batch keeps no journal of its
+own: at start, finished scenes are skipped and everything else is (re)done; half-written
+scene folders are hidden ``.tmp-*`` siblings that are deleted. Killing the batch at any moment
+and running the same command again therefore yields the scenes a clean run would.
+
+Work splits in two:
+
+- the *worker* side (:func:`process_scene`), run in a local process, a Ray task or inline:
+  pins threads, runs ``run_scene`` with the divergence check, retries once with a safer
+  setting, and turns every outcome -- success, invalid scene, divergence, any exception --
+  into a :class:`SceneResult`. Workers write only their scene folders.
+- the *parent* side (:func:`run_batch`): discovers what is left, hands out tasks, and alone
+  writes ``failures.jsonl``, ``quarantine.jsonl``, the lists and the summary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from ..config import RunConfig, config_to_dict
+from ..errors import SceneError, SplatsynthError
+from ..writers.atomic import check_scene_id, clean_stale_temps, is_scene_finished
+from ..writers.lists import finished_scene_dirs, update_lists
+from .config import BatchConfig
+from .discover import check_unique_ids, scene_id_of
+from .gate import (
+    check_gate_config,
+    check_gaussians,
+    gate_reasons,
+    is_divergence,
+    quarantine_entry,
+)
+from .summary import (
+    FAILURES_FILE,
+    QUARANTINE_FILE,
+    BatchSummary,
+    previous_retries,
+    read_jsonl,
+    scene_row,
+    sort_rows,
+    write_jsonl,
+    write_summary,
+)
+
+Reason = Literal["invalid scene", "diverged", "error", "worker died", "timeout"]
+_LOCK_FILE = ".batch.lock"
+
+
+@dataclass(frozen=True)
+class SceneTask:
+    """One scene to run (pickled to a worker process or a Ray task)."""
+
+    scene: str
+    """The input scene folder (absolute)."""
+    scene_id: str
+    """Its output folder name."""
+    out: str
+    """The dataset root OUT."""
+    run_cfg: RunConfig
+    """How to fit it."""
+    batch_cfg: BatchConfig
+    """Retry and divergence settings."""
+    threads: int
+    """numba/torch threads for this scene."""
+
+
+@dataclass
+class SceneResult:
+    """What happened to one scene; plain data, so it pickles across processes and Ray."""
+
+    scene: str
+    scene_id: str
+    status: Literal["done", "skipped", "failed"]
+    seconds: float = 0.0
+    retried: bool = False
+    retry_setting: dict = field(default_factory=dict)
+    stage: str = ""
+    """Where it failed: validate | fit | run | worker."""
+    reason: str = ""
+    """Short category (see ``Reason``)."""
+    error: str = ""
+    """The error message (the traceback for unexpected exceptions)."""
+    exception: str = ""
+    first_error: str = ""
+    """The first attempt's error when the scene was retried."""
+    metrics: dict = field(default_factory=dict)
+    host: str = ""
+    pid: int = 0
+
+    def failure_record(self) -> dict:
+        """The ``failures.jsonl`` line of a failed scene."""
+        rec = {"scene": self.scene, "scene_id": self.scene_id, "stage": self.stage,
+               "error": self.error, "reason": self.reason, "retried": self.retried,
+               "time": datetime.now(UTC).isoformat(timespec="seconds"),
+               "exception": self.exception, "host": self.host, "pid": self.pid}
+        if self.retried:
+            rec["retry_setting"] = self.retry_setting
+            rec["first_error"] = self.first_error
+        return rec
+
+
+# --- worker side ---------------------------------------------------------------------------
+
+
+def pin_threads(threads: int) -> None:
+    """Give this process ``threads`` numba and torch threads (call before heavy work).
+
+    Env vars cover libraries that read them at import (OpenMP/MKL inside torch, numba's pool
+    size); the explicit setters cover modules already imported. Processes started by
+    :mod:`splatsynth.batch.local` also get the env vars before they import anything.
+    """
+    for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    import numba
+    import torch
+
+    # numba's pool size is fixed at its first use; set_num_threads may only lower it.
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    torch.set_num_threads(threads)
+
+
+def safer_config(cfg: RunConfig, factor: float) -> tuple[RunConfig, dict]:
+    """The retry setting of a diverged scene: smaller position/scale steps, another seed.
+
+    Returns:
+        The new config and the changed knobs by dotted name (recorded in failures/summary).
+    """
+    fit = replace(cfg.fit, lr_position=cfg.fit.lr_position * factor,
+                  lr_scaling=cfg.fit.lr_scaling * factor, seed=cfg.fit.seed + 1)
+    changed = {"fit.lr_position": fit.lr_position, "fit.lr_scaling": fit.lr_scaling,
+               "fit.seed": fit.seed}
+    return replace(cfg, fit=fit), changed
+
+
+def _first_line(e: BaseException) -> str:
+    s = str(e).strip()
+    return s or type(e).__name__
+
+
+def process_scene(task: SceneTask) -> SceneResult:
+    """Run one scene with divergence detection and one safer retry; never raises
+    (except KeyboardInterrupt/SystemExit), so a bad scene cannot stop a worker.
+    """
+    from ..pipeline import run_scene
+
+    t0 = time.perf_counter()
+    res = SceneResult(task.scene, task.scene_id, "failed", host=socket.gethostname(),
+                      pid=os.getpid())
+    bcfg = task.batch_cfg
+    # Workers share a terminal: per-scene fit bars would interleave; the parent reports.
+    cfg = replace(task.run_cfg, fit=replace(task.run_cfg.fit, progress=False))
+
+    def check_fit(result: Any) -> None:
+        g = result.gaussians
+        check_gaussians(g.means, g.log_scales, g.opacity_logits, g.sh, bcfg,
+                        scene_id=task.scene_id)
+
+    for attempt in (0, 1):
+        try:
+            outcome = run_scene(task.scene, task.out, cfg, scene_id=task.scene_id,
+                                update_list=False, check_fit=check_fit)
+        except SceneError as e:
+            res.stage, res.reason, res.error = "validate", "invalid scene", str(e)
+            res.exception = type(e).__name__
+        except SplatsynthError as e:
+            res.exception = type(e).__name__
+            if is_divergence(e):
+                if attempt == 0 and bcfg.retry_diverged:
+                    cfg, res.retry_setting = safer_config(cfg, bcfg.retry_lr_factor)
+                    res.retried, res.first_error = True, _first_line(e)
+                    continue
+                res.stage, res.reason, res.error = "fit", "diverged", _first_line(e)
+            else:
+                res.stage, res.reason, res.error = "run", "error", str(e)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as e:  # a bug or a library error: record it with its traceback
+            res.stage, res.reason = "run", "error"
+            res.exception = type(e).__name__
+            res.error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}"
+        else:
+            res.status = "done" if outcome.status == "done" else "skipped"
+            res.metrics = outcome.metrics
+        break
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def crashed_result(task: SceneTask, reason: Literal["worker died", "timeout"], error: str,
+                   seconds: float) -> SceneResult:
+    """The result of a scene whose worker died or was killed."""
+    return SceneResult(task.scene, task.scene_id, "failed", seconds=seconds, stage="worker",
+                       reason=reason, error=error, exception="", host=socket.gethostname())
+
+
+# --- parent side ---------------------------------------------------------------------------
+
+
+class Backend:
+    """Runs tasks and yields their results in completion order (see local.py, ray_backend.py).
+    """
+
+    def run(self, tasks: Sequence[SceneTask]) -> Iterator[SceneResult]:  # pragma: no cover
+        raise NotImplementedError
+
+    def describe(self) -> str:  # pragma: no cover
+        raise NotImplementedError
+
+
+def make_backend(cfg: BatchConfig) -> Backend:
+    """The backend ``cfg`` asks for: Ray, local processes, or inline (``workers=0``)."""
+    if cfg.ray is not None:
+        from .ray_backend import RayBackend
+
+        return RayBackend(cfg.ray, threads=cfg.threads_per_scene(), timeout=cfg.scene_timeout)
+    from .local import InlineBackend, ProcessBackend
+
+    if cfg.workers == 0:
+        return InlineBackend()
+    return ProcessBackend(cfg.workers, threads=cfg.threads_per_scene(),
+                          timeout=cfg.scene_timeout)
+
+
+@contextlib.contextmanager
+def _batch_lock(out: Path) -> Iterator[None]:
+    """One batch per OUT at a time: its cleanup of temporary folders and its rewrite of the
+    failure list assume nobody else is writing there (POSIX advisory lock on OUT/.batch.lock,
+    released by the OS even on SIGKILL)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock; do not run two batches on one OUT
+        yield
+        return
+    with open(out / _LOCK_FILE, "a+b") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            raise SplatsynthError(f"{out}: another batch is running on this folder "
+                                  f"({out / _LOCK_FILE} is locked)") from e
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+class _Ledger:
+    """The parent's view of OUT: failures, gate verdicts and summary rows, kept current."""
+
+    def __init__(self, out: Path, run_cfg: RunConfig, cfg: BatchConfig,
+                 scene_ids: Sequence[str]) -> None:
+        self.out, self.run_cfg, self.cfg = out, run_cfg, cfg
+        self.mine = set(scene_ids)
+        self.failures: dict[str, dict] = {}
+        for rec in read_jsonl(out / FAILURES_FILE):
+            sid = str(rec.get("scene_id", ""))
+            # Keep an old failure only for a scene that is still unfinished; this run's
+            # attempt (if the scene is among its inputs) replaces it.
+            if sid and not is_scene_finished(out, sid):
+                self.failures[sid] = rec
+        self.retried = previous_retries(out)
+        self.status: dict[str, str] = {}
+        self.reports: dict[str, dict] = {}
+        self.quarantine: dict[str, dict] = {}
+        self.t_html = time.monotonic()
+
+    # failures ---------------------------------------------------------------------------
+    def clear_failure(self, sid: str) -> None:
+        self.failures.pop(sid, None)
+
+    def add_failure(self, rec: dict) -> None:
+        self.failures[rec["scene_id"]] = rec
+        self.write_failures()
+
+    def write_failures(self) -> None:
+        write_jsonl(self.out / FAILURES_FILE,
+                    [self.failures[k] for k in sorted(self.failures)])
+
+    # gate -------------------------------------------------------------------------------
+    def judge(self, sid: str) -> list[str]:
+        """Read the finished scene's report (cached) and apply the gate."""
+        from ..report.schema import read_report
+
+        if sid not in self.reports:
+            try:
+                self.reports[sid] = read_report(self.out / sid)
+            except (OSError, ValueError) as e:
+                self.reports[sid] = {}
+                reasons = [f"unreadable report.json ({e})"]
+                self.quarantine[sid] = {"scene_id": sid, "reason": reasons[0]}
+                return reasons
+        reasons = gate_reasons(self.reports[sid], self.cfg)
+        if reasons:
+            self.quarantine[sid] = quarantine_entry(sid, self.reports[sid], reasons, self.cfg)
+        else:
+            self.quarantine.pop(sid, None)
+        return reasons
+
+    def refresh_lists(self) -> dict[str, int]:
+        split = update_lists(self.out, val_ratio=self.run_cfg.output.val_ratio,
+                             include=lambda d: d.name not in self.quarantine)
+        return {k: len(v) for k, v in split.items()}
+
+    # summary ----------------------------------------------------------------------------
+    def summary(self, elapsed: float, lists: dict[str, int]) -> BatchSummary:
+        s = BatchSummary(self.out, scenes=len(self.mine), elapsed=elapsed, lists=lists)
+        for sid in self.mine:
+            st = self.status.get(sid)
+            s.done += st == "done"
+            s.skipped += st == "skipped"
+        s.failed = sum(1 for sid in self.failures if sid in self.mine)
+        s.quarantined = sum(1 for sid in self.quarantine if sid in self.mine)
+        s.retried = sum(1 for sid in self.retried if sid in self.mine)
+        gate_on = self.cfg.gate_enabled
+        for sid, rep in self.reports.items():
+            gate = "off" if not gate_on else ("quarantined" if sid in self.quarantine
+                                              else "pass")
+            s.rows.append(scene_row(sid, rep, status=self.status.get(sid, "earlier"),
+                                    gate=gate, retried=sid in self.retried))
+        s.rows = sort_rows(s.rows)
+        s.failures = [self.failures[k] for k in sorted(self.failures)]
+        s.quarantine = [self.quarantine[k] for k in sorted(self.quarantine)]
+        return s
+
+    def write_summary(self, s: BatchSummary, *, html: bool) -> None:
+        config = {"batch": asdict(self.cfg), "run": config_to_dict(self.run_cfg)}
+        write_summary(self.out, s, config=config, html=html)
+        write_jsonl(self.out / QUARANTINE_FILE, s.quarantine)
+
+
+def _status_line(i: int, n: int, r: SceneResult, gate: list[str]) -> str:
+    head = f"[{i}/{n}] {r.scene_id}: "
+    if r.status == "failed":
+        lines = [ln.strip() for ln in r.error.strip().splitlines() if ln.strip()]
+        # A SceneError's first line only counts problems; show the first ones too.
+        msg = " ".join(lines[:3]) if lines else r.reason
+        retry = " (after a safer retry)" if r.retried else ""
+        return f"{head}FAILED {r.reason}{retry}: {msg}"
+    if r.status == "skipped":
+        return f"{head}already finished (by another worker)"
+    ho = r.metrics.get("holdout") or {}
+    tr = r.metrics.get("train") or {}
+    if ho:
+        score = (f"held-out PSNR masked {_fmt(ho.get('psnr_masked'))} dB, "
+                 f"IoU {_fmt(ho.get('iou'), 3)}")
+    else:
+        score = f"train PSNR masked {_fmt(tr.get('psnr_masked'))} dB, IoU {_fmt(tr.get('iou'), 3)}"
+    extra = " (retried with a safer setting)" if r.retried else ""
+    verdict = f" -> QUARANTINED: {'; '.join(gate)}" if gate else ""
+    return f"{head}done in {r.seconds:.1f} s, {score}{extra}{verdict}"
+
+
+def _fmt(v: Any, nd: int = 2) -> str:
+    try:
+        return f"{float(v):.{nd}f}"
+    except (TypeError, ValueError):
+        return "nan"
+
+
+def batch_main(inputs: Sequence[str | Path], out: str | Path, run_cfg: RunConfig | None = None,
+               batch_cfg: BatchConfig | None = None) -> int:
+    """``splatsynth batch``: discover scenes, run them, print the summary; returns the exit
+    status (0 all scenes finished, 1 some failed; errors of the batch itself raise
+    :class:`SplatsynthError`)."""
+    from .discover import discover_scenes
+
+    scenes = discover_scenes(inputs)
+    summary = run_batch(scenes, out, run_cfg, batch_cfg)
+    print(summary.format())
+    return summary.exit_code
+
+
+def run_batch(scenes: Sequence[str | Path], out: str | Path, run_cfg: RunConfig | None = None,
+              batch_cfg: BatchConfig | None = None, *,
+              per_scene: Mapping[str, RunConfig] | None = None,
+              log: Callable[[str], None] | None = None) -> BatchSummary:
+    """Run every scene not yet finished under ``out``, in parallel, containing failures.
+
+    Args:
+        scenes: scene folders (see :func:`splatsynth.batch.discover_scenes` for expanding
+            parent folders and list files).
+        out: the dataset root OUT.
+        run_cfg: how each scene is fitted (defaults when None).
+        batch_cfg: parallelism, retries and quality gate (defaults when None).
+        per_scene: scene id -> a different :class:`RunConfig` for that scene (Python API only).
+        log: where status lines go (default: printed above the progress bar).
+    Returns:
+        :class:`BatchSummary`; ``summary.exit_code`` is 1 when any scene failed.
+    Raises:
+        SplatsynthError: bad settings, duplicate scene ids, or OUT is locked by another batch.
+            Failures of single scenes are never raised; they go to ``OUT/failures.jsonl``.
+    """
+    from tqdm import tqdm
+
+    t0 = time.monotonic()
+    run_cfg = run_cfg or RunConfig()
+    cfg = batch_cfg or BatchConfig()
+    cfg.validate()
+    check_gate_config(cfg, run_cfg.output.holdout)
+    per_scene = dict(per_scene or {})
+    for c in per_scene.values():
+        check_gate_config(cfg, c.output.holdout)
+    scenes = [Path(s).resolve() for s in scenes]
+    check_unique_ids(scenes)
+    ids = [scene_id_of(s) for s in scenes]
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+
+    with _batch_lock(out):
+        # Under the lock no other batch writes here: every .tmp-/.old- folder is debris of a
+        # killed run (workers of a killed parent die with it, see local.py).
+        clean_stale_temps(out, older_than_s=0.0)
+        led = _Ledger(out, run_cfg, cfg, ids)
+        tasks: list[SceneTask] = []
+        threads = cfg.threads_per_scene()
+        for scene, sid in zip(scenes, ids):
+            try:
+                check_scene_id(sid)
+            except SplatsynthError as e:
+                led.status[sid] = "failed"
+                led.failures[sid] = SceneResult(str(scene), sid, "failed", stage="validate",
+                                                reason="invalid scene", error=str(e),
+                                                exception=type(e).__name__).failure_record()
+                continue
+            if is_scene_finished(out, sid):
+                led.status[sid] = "skipped"
+                led.clear_failure(sid)
+            elif cfg.skip_failed and sid in led.failures:
+                led.status[sid] = "failed"
+            else:
+                led.clear_failure(sid)
+                tasks.append(SceneTask(str(scene), sid, str(out), per_scene.get(sid, run_cfg),
+                                       cfg, threads))
+        led.write_failures()
+        for d in finished_scene_dirs(out):  # the gate covers every scene the lists could hold
+            led.judge(d.name)
+        lists = led.refresh_lists()
+
+        backend = make_backend(cfg) if tasks else None
+        n = len(scenes)
+        bar = tqdm(total=n, initial=n - len(tasks), unit="scene", desc="batch",
+                   disable=not cfg.progress, dynamic_ncols=True)
+        say = log or bar.write
+        say(f"batch: {n} scene(s), {n - len(tasks)} already finished or skipped, "
+            f"{len(tasks)} to run" + (f" on {backend.describe()}" if backend else ""))
+        done_count = n - len(tasks)
+        try:
+            if backend is not None:
+                for r in backend.run(tasks):
+                    done_count += 1
+                    led.status[r.scene_id] = r.status
+                    if r.retried:
+                        led.retried.add(r.scene_id)
+                    else:
+                        led.retried.discard(r.scene_id)
+                    gate: list[str] = []
+                    if r.status == "failed":
+                        led.add_failure(r.failure_record())
+                    else:
+                        led.clear_failure(r.scene_id)
+                        led.reports.pop(r.scene_id, None)
+                        gate = led.judge(r.scene_id)
+                        lists = led.refresh_lists()
+                    say(_status_line(done_count, n, r, gate))
+                    bar.update(1)
+                    html = time.monotonic() - led.t_html > cfg.summary_every
+                    if html:
+                        led.t_html = time.monotonic()
+                    led.write_summary(led.summary(time.monotonic() - t0, lists), html=html)
+        finally:
+            bar.close()
+            # Also on Ctrl-C: leave lists and summary consistent with what is on disk.
+            led.write_failures()
+            lists = led.refresh_lists()
+            summary = led.summary(time.monotonic() - t0, lists)
+            led.write_summary(summary, html=True)
+    return summary
