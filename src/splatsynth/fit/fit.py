@@ -156,7 +156,7 @@ def fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
     masks = [torch.as_tensor(v.mask, dtype=torch.float32) if v.mask is not None else None
              for v in scene.views]
     boxes = [_bbox(v.mask, cfg.crop_margin, v.camera.w, v.camera.h) for v in scene.views]
-    w2cs = [torch.as_tensor(v.camera.w2c, dtype=torch.float32) for v in scene.views]
+    w2cs = [torch.tensor(v.camera.w2c, dtype=torch.float32) for v in scene.views]
     Ks = [torch.as_tensor(v.camera.K, dtype=torch.float32) for v in scene.views]
     fixed_bg = torch.tensor(cfg.background, dtype=torch.float32)
 
@@ -177,6 +177,10 @@ def fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
             cam = scene.views[vi].camera
             lr_means = exp_decay(step - 1, cfg.iterations, cfg.lr_position)
             optimizer.param_groups[0]["lr"] = lr_means
+            if pose_opt is not None:
+                # Poses settle as the Gaussians do; a decaying rate stops late drift.
+                pose_opt.param_groups[0]["lr"] = exp_decay(step - 1, cfg.iterations, cfg.lr_pose,
+                                                           0.1)
             deg = active_sh_degree(step - 1, cfg.sh_degree, cfg.sh_increase_every)
             if has_masks and cfg.random_background:
                 bg = torch.rand(3, generator=gen)
@@ -220,6 +224,7 @@ def fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
             elif classic is not None and refine_now(step, cfg.refine_start, cfg.refine_every,
                                                      refine_stop):
                 classic.refine(params, optimizer)
+            _check_diverged(scene.scene_id, step, params)
 
             with torch.no_grad():
                 mse = float(((rgb[y0:y1, x0:x1] - target[y0:y1, x0:x1]) ** 2).mean())
@@ -258,6 +263,19 @@ def fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
     return FitResult(gaussians=gaussians, cameras=cameras, pose_deltas=pose_report,
                      metrics=metrics, timings=timings, history=history, config=cfg,
                      train_views=train)
+
+
+def _check_diverged(scene_id: str, step: int, params: dict) -> None:
+    """Raise when the parameters have left any sane range (NaN/inf, or Gaussians blown up to
+    many times the canonical subject's size), so a batch can retry with safer settings."""
+    with torch.no_grad():
+        finite = all(bool(torch.isfinite(p).all()) for p in params.values())
+        huge = finite and float(params["log_scales"].max()) > math.log(100.0)
+        far = finite and float(params["means"].abs().max()) > 1e4
+    if not finite or huge or far:
+        what = "NaN/inf parameters" if not finite else "exploding Gaussians"
+        raise SplatsynthError(f"scene {scene_id}: the fit diverged at step {step} ({what}); "
+                              "try lower learning rates (fit.lr_position, fit.lr_scaling)")
 
 
 def evaluate_views(gaussians: Gaussians, scene: Scene, cameras: list[Camera],

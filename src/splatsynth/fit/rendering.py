@@ -35,7 +35,7 @@ class Renders:
 
 def camera_tensors(cameras: list[Camera], dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
     """[C, 4, 4] w2c and [C, 3, 3] K of ``cameras``."""
-    viewmats = torch.as_tensor(np.stack([c.w2c for c in cameras]), dtype=dtype)
+    viewmats = torch.tensor(np.stack([c.w2c for c in cameras]), dtype=dtype)
     Ks = torch.as_tensor(np.stack([c.K for c in cameras]), dtype=dtype)
     return viewmats, Ks
 

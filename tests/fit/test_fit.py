@@ -1,0 +1,73 @@
+"""End-to-end fits on the tiny demo scene with a shrunk configuration."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from splatsynth.errors import SplatsynthError
+from splatsynth.fit import fit_scene
+from splatsynth.scene_io import load_scene
+
+
+@pytest.fixture(scope="module")
+def scene(tiny_demo):
+    return load_scene(tiny_demo)
+
+
+@pytest.fixture(scope="module")
+def fitted(scene, tiny_fit_config):
+    return fit_scene(scene, tiny_fit_config)
+
+
+def test_shrunk_fit_reproduces_its_inputs(fitted, tiny_fit_config):
+    m = fitted.metrics["train"]
+    assert m["iou"] > 0.9
+    assert m["psnr_masked"] > 18.0
+    assert len(fitted.gaussians) == tiny_fit_config.num_gaussians  # MCMC keeps the budget
+    assert all(np.isfinite(t.numpy()).all() for t in fitted.gaussians.tensors())
+    assert fitted.history and fitted.history[-1]["step"] == tiny_fit_config.iterations
+    # the fit improved on its own starting point
+    assert fitted.history[-1]["loss"] < fitted.history[0]["loss"]
+
+
+def test_fit_is_deterministic(scene, tiny_fit_config, fitted):
+    again = fit_scene(scene, replace(tiny_fit_config, iterations=40))
+    once_more = fit_scene(scene, replace(tiny_fit_config, iterations=40))
+    for a, b in zip(again.gaussians.tensors(), once_more.gaussians.tensors()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_random_init_without_hull(scene, tiny_fit_config):
+    r = fit_scene(scene, replace(tiny_fit_config, init="random", iterations=30))
+    assert r.gaussians.means.norm(dim=1).max() < 1.6  # ball of radius 1 plus a little motion
+
+
+def test_holdout_view_is_left_out_and_scored(scene, tiny_fit_config):
+    r = fit_scene(scene, replace(tiny_fit_config, holdout_view=2, iterations=60))
+    assert 2 not in r.train_views and len(r.train_views) == len(scene.views) - 1
+    assert r.metrics["holdout"]["view"] == scene.views[2].name
+    assert 0 <= r.metrics["holdout"]["iou"] <= 1
+
+
+def test_classic_strategy_changes_the_count_within_budget(scene, tiny_fit_config):
+    cfg = replace(tiny_fit_config, strategy="classic", num_gaussians=2000, iterations=110)
+    r = fit_scene(scene, cfg)
+    assert len(r.gaussians) != 2000 or r.metrics["train"]["iou"] > 0.5
+    assert len(r.gaussians) <= 2 * 2000
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("holdout_view", 99, "holdout_view=99"),
+    ("sh_degree", 4, "sh_degree must be 0..3"),
+])
+def test_bad_settings_are_user_errors(scene, tiny_fit_config, field, value, match):
+    with pytest.raises(SplatsynthError, match=match):
+        fit_scene(scene, replace(tiny_fit_config, **{field: value}))
+
+
+def test_divergence_is_reported(scene, tiny_fit_config):
+    with pytest.raises(SplatsynthError, match="diverged"):
+        fit_scene(scene, replace(tiny_fit_config, lr_position=1e12, lr_scaling=1e6,
+                                 iterations=30))
