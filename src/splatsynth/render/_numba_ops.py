@@ -112,8 +112,8 @@ class RasterFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, m2d, conic, color, opac, depth, bg, radii, width, height):
-        from .kernels._common import TILE, TILE_PIX, make_consts
-        from .kernels.raster import bin_tiles, raster_fwd, sort_tiles
+        from .kernels._common import C_RMARGIN, TILE, TILE_PIX, make_consts
+        from .kernels.raster import bin_tiles, raster_fwd
 
         C, N = m2d.shape[0], m2d.shape[1]
         dt = _np(m2d).dtype
@@ -129,27 +129,28 @@ class RasterFn(torch.autograd.Function):
         a_dep = _np(depth).reshape(C * N)
         a_rad = _np(radii).reshape(C * N, 2)
         a_op, a_bg = _np(opac), _np(bg)
+        with np.errstate(divide="ignore"):  # o = 0 gives -inf: no rows
+            thr = (np.log(a_op) + (np.log(255.0) + consts[C_RMARGIN])).astype(dt)
         img = np.zeros((C, height, width, 4), dt)
         img[..., :3] = a_bg[:, None, None, :]
         T = np.ones((C, height, width), dt)
         last = np.full((C, height, width), -1, np.int32)
         with torch_single_thread():
-            pair_off, tile_off, tile_gid, tile_pid = bin_tiles(a_m2d, a_rad, N, C, tiles_x,
-                                                               tiles_y)  # fmt: skip
+            # (camera, depth, gid) order; stable, so equal depths keep gid order
+            order = np.argsort(a_dep.reshape(C, N), axis=1, kind="stable")
+            order = (order + (np.arange(C) * N)[:, None]).reshape(-1)
+            pair_off, tile_off, tile_gid, tile_pid = bin_tiles(a_m2d, a_rad, order, N, C,
+                                                               tiles_x, tiles_y)  # fmt: skip
             P = tile_gid.shape[0]
-            cuts = np.searchsorted(tile_off, [P * k // nth for k in range(nth + 1)])
-            cuts[0], cuts[-1] = 0, tile_off.shape[0] - 1
-            run_parallel(sort_tiles, [(a_dep, tile_off, tile_gid, tile_pid, int(a), int(b))
-                                      for a, b in zip(cuts[:-1], cuts[1:]) if b > a] or
-                         [(a_dep, tile_off, tile_gid, tile_pid, 0, 0)])  # fmt: skip
             dealt = _deal(tile_off, nth)
+            entry_rows = np.full(P, -1, np.int32)
             if P > 0:
-                args = (a_m2d, a_con, a_col, a_op, a_dep, a_rad, N, tile_off, tile_gid)
-                rest = (tiles_x, lx, ly, tox, toy, a_bg, consts, img, T, last)
+                args = (a_m2d, a_con, a_col, a_op, thr, a_dep, N, tile_off, tile_gid)
+                rest = (tiles_x, lx, ly, tox, toy, a_bg, consts, img, T, last, entry_rows)
                 run_parallel(raster_fwd, [args + (tl,) + rest for tl in dealt])
         ctx.save_for_backward(m2d, conic, color, opac, depth, bg, radii)
         ctx.state = (pair_off, tile_off, tile_gid, tile_pid, dealt, (lx, ly, tox, toy),
-                     consts, tiles_x, T, last)  # fmt: skip
+                     consts, tiles_x, T, last, entry_rows)  # fmt: skip
         rgb = torch.from_numpy(img[..., :3])
         dacc = torch.from_numpy(img[..., 3:])
         alpha = torch.from_numpy((1 - T)[..., None])
@@ -160,7 +161,9 @@ class RasterFn(torch.autograd.Function):
         from .kernels.raster import N_PAIR_GRADS, raster_bwd
 
         m2d, conic, color, opac, depth, bg, radii = ctx.saved_tensors
-        pair_off, tile_off, tile_gid, tile_pid, dealt, offs, consts, tiles_x, T, last = ctx.state
+        st = ctx.state
+        pair_off, tile_off, tile_gid, tile_pid, dealt, offs, consts, tiles_x, T, last = st[:10]
+        entry_rows = st[10]
         C, N = m2d.shape[0], m2d.shape[1]
         H, W = T.shape[1], T.shape[2]
         dt = consts.dtype
@@ -175,9 +178,10 @@ class RasterFn(torch.autograd.Function):
         if P > 0:
             pair_grads = np.zeros((P, N_PAIR_GRADS), dt)
             a_m2d, a_con, a_col = (_np(x).reshape(C * N, -1) for x in (m2d, conic, color))
-            args = (a_m2d, a_con, a_col, _np(opac), _np(depth).reshape(C * N),
-                    _np(radii).reshape(C * N, 2), N, tile_off, tile_gid, tile_pid)  # fmt: skip
-            rest = (tiles_x, *offs, _np(bg), consts, T, last, g_img, g_a, pair_grads)
+            args = (a_m2d, a_con, a_col, _np(opac), _np(depth).reshape(C * N), N, tile_off,
+                    tile_gid, tile_pid)  # fmt: skip
+            rest = (tiles_x, *offs, _np(bg), consts, T, last, entry_rows, g_img, g_a,
+                    pair_grads)  # fmt: skip
             with torch_single_thread():
                 run_parallel(raster_bwd, [args + (tl,) + rest for tl in dealt])
             # per-Gaussian sums over its (contiguous) pair slots, in slot order

@@ -29,7 +29,8 @@ the polynomial exp in range and avoids denormals."""
 C_HALF, C_ONE, C_ZERO, C_AMAX, C_AMIN, C_TMIN, C_PMAX, C_NEAR, C_FAR, C_EPS2D, C_TWO = range(11)
 C_LOGINV = 11  # ln(1 / ALPHA_MIN) = ln 255
 C_CLIP, C_WF, C_HF = 12, 13, 14  # frustum clip margin (x tan(fov/2)), image size as floats
-N_CONSTS = 15
+C_RMARGIN, C_XMARGIN = 15, 16  # slack of the row-range test, in power units and in pixels
+N_CONSTS = 17
 
 NUM_CHUNKS = 64
 """Fixed work split for reductions over Gaussians: independent of the thread count, so every
@@ -46,6 +47,7 @@ def make_consts(
     c[C_NEAR], c[C_FAR], c[C_EPS2D] = near, far, eps2d
     c[C_LOGINV] = math.log(255.0)
     c[C_CLIP], c[C_WF], c[C_HF] = 0.3, width, height
+    c[C_RMARGIN], c[C_XMARGIN] = 1e-3, 0.05
     return c
 
 

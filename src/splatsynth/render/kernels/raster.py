@@ -23,6 +23,7 @@ from ._common import (
     C_ONE,
     C_PMAX,
     C_TMIN,
+    C_XMARGIN,
     C_ZERO,
     TILE,
     TILE_PIX,
@@ -32,6 +33,23 @@ from ._common import (
 _OPTS = dict(cache=True, error_model="numpy", fastmath=True, nogil=True)
 N_PAIR_GRADS = 10
 """Per pair: d/du, d/dv, d/dconic (3), d/dopacity, d/dcolour (3), d/ddepth."""
+
+# One flat buffer holds a tile's whole pixel state: with separate arrays LLVM guards every
+# vectorized row with runtime alias checks (and keeps a scalar copy); offsets are unsigned so
+# indexing needs no negative-index fix-up.
+_P = TILE_PIX
+O_LX, O_LY, O_T, O_R, O_G, O_B, O_D, O_LAST, O_ALIVE = (np.uint64(m * _P) for m in range(9))
+FWD_STATE = 9 * _P
+# backward: O_LX, O_LY, O_T as above, B_LAST, then upstream gradients, suffix sums, and
+# per-lane gradient accumulators (a horizontal sum per row would cost more than the row)
+B_LAST = np.uint64(3 * _P)
+O_DR, O_DG, O_DB, O_DD, O_DAT, O_SR, O_SG, O_SB, O_SD = (
+    np.uint64(m * _P) for m in range(4, 13)
+)
+BWD_STATE = 13 * _P
+# per-lane accumulators live in their own small array: sharing the state buffer, LLVM could not
+# prove lane j (accumulators) and pixel row*16 + j (state) apart and stayed scalar
+A0, A1, A2, A3, A4, A5, A6, A7, A8, A9 = (np.uint64(m * TILE) for m in range(10))
 
 
 @njit(cache=True, nogil=True)
@@ -44,16 +62,18 @@ def _tile_rect(u, v, rx, ry, tiles_x, tiles_y):
 
 
 @njit(cache=True, nogil=True)
-def bin_tiles(m2d, radii, n_per_cam, num_cams, tiles_x, tiles_y):
-    """Assign Gaussians to the tiles their screen extent touches (unsorted, gid order).
+def bin_tiles(m2d, radii, order, n_per_cam, num_cams, tiles_x, tiles_y):
+    """Assign Gaussians to the tiles their screen extent touches, front to back per tile.
 
     Args:
         m2d: [G, 2] centres; radii: [G, 2] int half-extents (0 = culled); G = C * N.
+        order: [G] gids sorted by (camera, depth, gid); filling tiles in this order leaves
+            every tile's list sorted, so no per-tile sort is needed.
         n_per_cam, num_cams: N and C; tiles_x, tiles_y: tiles per image.
     Returns:
         pair_off: [G+1] int64; Gaussian g owns pair ids pair_off[g]:pair_off[g+1].
         tile_off: [C*tiles+1] int64; tile t's entries are tile_off[t]:tile_off[t+1].
-        tile_gid, tile_pid: [P] int32 gid and pair id of each entry, in gid order per tile.
+        tile_gid, tile_pid: [P] int32 gid and pair id of each entry, front first.
     """
     G = m2d.shape[0]
     ntile = tiles_x * tiles_y
@@ -76,7 +96,8 @@ def bin_tiles(m2d, radii, n_per_cam, num_cams, tiles_x, tiles_y):
     cursor = tile_off[:-1].copy()
     tile_gid = np.empty(P, dtype=np.int32)
     tile_pid = np.empty(P, dtype=np.int32)
-    for g in range(G):
+    for idx in range(G):
+        g = order[idx]
         p = pair_off[g]
         if pair_off[g + 1] == p:
             continue
@@ -94,100 +115,74 @@ def bin_tiles(m2d, radii, n_per_cam, num_cams, tiles_x, tiles_y):
 
 
 @njit(cache=True, nogil=True)
-def sort_tiles(depth, tile_off, tile_gid, tile_pid, t0, t1):
-    """Sort tiles t0 <= t < t1 front to back, in place (stable merge sort on depth).
+def _row_range(u, v, ca, cb, cc, thr, xlo, xhi):
+    """Rows of a tile whose pixel centres can reach power <= thr (alpha >= 1/255).
 
-    Entries arrive in gid order, so equal depths stay gid-ordered: the order is total and the
-    same as the reference's (depth, gid).
+    power = ca dx^2 + cb dx dy + cc dy^2 (ca, cc: half the conic diagonal), tile-local
+    coordinates. The ellipse cut by the band xlo <= x <= xhi is convex, so its y-range is set
+    by the ellipse's top and bottom points, or by the band edge nearest to them. Conservative
+    (thr and the band carry margins). Returns (r0, r1); r0 > r1 when no row is touched.
     """
-    m = 0
-    for t in range(t0, t1):
-        m = max(m, tile_off[t + 1] - tile_off[t])
-    ka = np.empty(m, dtype=depth.dtype)
-    kb = np.empty(m, dtype=depth.dtype)
-    ia = np.empty(m, dtype=np.int64)
-    ib = np.empty(m, dtype=np.int64)
-    tg = np.empty(m, dtype=np.int32)
-    tp = np.empty(m, dtype=np.int32)
-    for t in range(t0, t1):
-        a = tile_off[t]
-        n = tile_off[t + 1] - a
-        if n < 2:
-            continue
-        srt = True
-        for j in range(n):
-            ka[j] = depth[tile_gid[a + j]]
-            ia[j] = j
-            if j > 0 and ka[j] < ka[j - 1]:
-                srt = False
-        if srt:
-            continue
-        sk, si, dk, di = ka, ia, kb, ib
-        width = 1
-        while width < n:
-            for lo in range(0, n, 2 * width):
-                mid = min(lo + width, n)
-                hi = min(lo + 2 * width, n)
-                i, j, o = lo, mid, lo
-                while i < mid and j < hi:
-                    if sk[j] < sk[i]:
-                        dk[o] = sk[j]
-                        di[o] = si[j]
-                        j += 1
-                    else:
-                        dk[o] = sk[i]
-                        di[o] = si[i]
-                        i += 1
-                    o += 1
-                while i < mid:
-                    dk[o] = sk[i]
-                    di[o] = si[i]
-                    i += 1
-                    o += 1
-                while j < hi:
-                    dk[o] = sk[j]
-                    di[o] = si[j]
-                    j += 1
-                    o += 1
-            sk, si, dk, di = dk, di, sk, si
-            width *= 2
-        for j in range(n):
-            tg[j] = tile_gid[a + j]
-            tp[j] = tile_pid[a + j]
-        for j in range(n):
-            tile_gid[a + j] = tg[si[j]]
-            tile_pid[a + j] = tp[si[j]]
+    ca, cb, cc, u, v, thr = 1.0 * ca, 1.0 * cb, 1.0 * cc, 1.0 * u, 1.0 * v, 1.0 * thr
+    det = ca * cc - 0.25 * cb * cb
+    if det <= 0.0 or thr <= 0.0:
+        return 1, 0
+    dy_ext = math.sqrt(thr * ca / det)
+    shift = cb * dy_ext / (2.0 * ca)
+    # top point (u + shift, v - dy_ext); bottom point (u - shift, v + dy_ext)
+    xt = u + shift
+    if xt >= xlo and xt <= xhi:
+        ymin = v - dy_ext
+    else:
+        dx = min(max(xt, xlo), xhi) - u
+        disc = cb * cb * dx * dx - 4.0 * cc * (ca * dx * dx - thr)
+        if disc < 0.0:
+            return 1, 0
+        ymin = v + (-cb * dx - math.sqrt(disc)) / (2.0 * cc)
+    xb = u - shift
+    if xb >= xlo and xb <= xhi:
+        ymax = v + dy_ext
+    else:
+        dx = min(max(xb, xlo), xhi) - u
+        disc = cb * cb * dx * dx - 4.0 * cc * (ca * dx * dx - thr)
+        if disc < 0.0:
+            return 1, 0
+        ymax = v + (-cb * dx + math.sqrt(disc)) / (2.0 * cc)
+    r0 = max(0, math.ceil(ymin - 0.5 - 1e-3))
+    r1 = min(TILE - 1, math.floor(ymax - 0.5 + 1e-3))
+    return r0, r1
 
 
 @njit(**_OPTS)
 def raster_fwd(
-    m2d, conic, color, opac, depth, radii, n_per_cam, tile_off, tile_gid, tiles, tiles_x,
-    lx, ly, tox, toy, bg, consts, out_img, out_T, out_last,
+    m2d, conic, color, opac, thr, depth, n_per_cam, tile_off, tile_gid, tiles, tiles_x,
+    lx, ly, tox, toy, bg, consts, out_img, out_T, out_last, entry_rows,
 ):  # fmt: skip
-    """Composite the sorted Gaussians of every tile front to back.
+    """Composite the sorted Gaussians of the given tiles front to back.
 
     Args:
-        m2d [G,2], conic [G,3], color [G,3], depth [G], radii [G,2]: projected Gaussians
-            (gid = c * n_per_cam + n); opac: [n_per_cam] opacities.
-        tile_off, tile_gid: from :func:`bin_tiles` then :func:`sort_tiles`.
-        tiles: the tile ids this call composites (threads get disjoint lists).
+        m2d [G,2], conic [G,3], color [G,3], depth [G]: projected Gaussians
+            (gid = c * n_per_cam + n); opac, thr: [n_per_cam] opacities and ln(255 o) + margin.
+        tile_off, tile_gid: from :func:`bin_tiles`; tiles: the tile ids this call composites
+            (threads get disjoint lists).
         lx, ly: [TILE_PIX] pixel-centre offsets inside a tile; tox, toy: tile origins as floats.
         bg: [C,3] backgrounds; consts: typed constants.
         out_img: [C,H,W,4] colour (background added) and accumulated depth (not normalized).
         out_T: [C,H,W] final transmittance; out_last: [C,H,W] int32 index (within the tile
             list) of the last Gaussian composited, -1 if none.
+        entry_rows: [P] int32 output, the rows each entry touched (r0 | r1 << 8; -1 = none),
+            for the backward.
     """
     H, W = out_T.shape[1], out_T.shape[2]
     ntile = tiles_x * ((H + TILE - 1) // TILE)
     one, zero, half = consts[C_ONE], consts[C_ZERO], consts[C_HALF]
     amax, amin, tmin, pmax = consts[C_AMAX], consts[C_AMIN], consts[C_TMIN], consts[C_PMAX]
-    T = np.empty(TILE_PIX, dtype=m2d.dtype)
-    R = np.empty(TILE_PIX, dtype=m2d.dtype)
-    Gc = np.empty(TILE_PIX, dtype=m2d.dtype)
-    B = np.empty(TILE_PIX, dtype=m2d.dtype)
-    D = np.empty(TILE_PIX, dtype=m2d.dtype)
-    alive = np.empty(TILE_PIX, dtype=m2d.dtype)
-    last = np.empty(TILE_PIX, dtype=np.int32)
+    xlo = lx[0] - consts[C_XMARGIN]
+    xhi = lx[TILE - 1] + consts[C_XMARGIN]
+    S = np.empty(FWD_STATE, dtype=m2d.dtype)
+    for k in range(_P):
+        S[O_LX + k] = lx[k]
+        S[O_LY + k] = ly[k]
     for ti in range(tiles.shape[0]):
         tile = tiles[ti]
         c = tile // ntile
@@ -195,78 +190,86 @@ def raster_fwd(
         ty = t // tiles_x
         tx = t - ty * tiles_x
         ox, oy = tox[tx], toy[ty]
-        for k in range(TILE_PIX):
-            T[k] = one
-            R[k] = zero
-            Gc[k] = zero
-            B[k] = zero
-            D[k] = zero
-            alive[k] = one
-            last[k] = -1
+        for k in range(np.uint64(_P)):
+            S[O_T + k] = one
+            S[O_R + k] = zero
+            S[O_G + k] = zero
+            S[O_B + k] = zero
+            S[O_D + k] = zero
+            S[O_LAST + k] = -one
+            S[O_ALIVE + k] = one
         start, end = tile_off[tile], tile_off[tile + 1]
+        li = -one  # list index as a float: the state buffer is all one dtype
         for i in range(start, end):
+            li += one
             g = tile_gid[i]
+            n = g - c * n_per_cam
             u = m2d[g, 0] - ox
             v = m2d[g, 1] - oy
             ca = conic[g, 0] * half
             cb = conic[g, 1]
             cc = conic[g, 2] * half
-            o = opac[g - c * n_per_cam]
+            r0, r1 = _row_range(u, v, ca, cb, cc, thr[n], xlo, xhi)
+            if r0 > r1:
+                entry_rows[i] = -1
+                continue
+            entry_rows[i] = r0 | (r1 << 8)
+            o = opac[n]
             cr, cg, cbl = color[g, 0], color[g, 1], color[g, 2]
             z = depth[g]
-            ry = radii[g, 1]
-            r0 = max(0, math.floor(v - ry))
-            r1 = min(TILE - 1, math.ceil(v + ry))
-            if r0 > r1:
-                continue
-            li = np.int32(i - start)
-            for k in range(np.uint64(r0 * TILE), np.uint64((r1 + 1) * TILE)):
-                dx = lx[k] - u
-                dy = ly[k] - v
-                p = ca * dx * dx + cc * dy * dy + cb * dx * dy
-                al = min(amax, o * exp_neg(min(max(p, zero), pmax)))
-                tk = T[k]
-                nt = tk * (one - al)
-                valid = (al >= amin) & (p >= zero) & (alive[k] > zero)
-                ok = valid & (nt >= tmin)
-                w = al * tk if ok else zero
-                R[k] += w * cr
-                Gc[k] += w * cg
-                B[k] += w * cbl
-                D[k] += w * z
-                T[k] = nt if ok else tk
-                last[k] = li if ok else last[k]
-                alive[k] = zero if (valid & (nt < tmin)) else alive[k]
-            if (i - start) % 16 == 15:
+            for row in range(r0, r1 + 1):
+                # a fixed 16-lane trip count: one vector per row, no scalar remainder
+                kb = np.uint64(row * TILE)
+                for j in range(np.uint64(TILE)):
+                    k = kb + j
+                    dx = S[O_LX + k] - u
+                    dy = S[O_LY + k] - v
+                    p = ca * dx * dx + cc * dy * dy + cb * dx * dy
+                    al = min(amax, o * exp_neg(min(max(p, zero), pmax)))
+                    tk = S[O_T + k]
+                    nt = tk * (one - al)
+                    valid = (al >= amin) & (p >= zero) & (S[O_ALIVE + k] > zero)
+                    ok = valid & (nt >= tmin)
+                    w = al * tk if ok else zero
+                    S[O_R + k] += w * cr
+                    S[O_G + k] += w * cg
+                    S[O_B + k] += w * cbl
+                    S[O_D + k] += w * z
+                    S[O_T + k] = nt if ok else tk
+                    S[O_LAST + k] = li if ok else S[O_LAST + k]
+                    S[O_ALIVE + k] = zero if (valid & (nt < tmin)) else S[O_ALIVE + k]
+            if (i - start) % 32 == 31:
                 anyalive = zero
-                for k in range(TILE_PIX):
-                    anyalive = max(anyalive, alive[k])
+                for k in range(np.uint64(_P)):
+                    anyalive = max(anyalive, S[O_ALIVE + k])
                 if anyalive == zero:
                     break
         px0 = int(tx * TILE)
         py0 = int(ty * TILE)
-        for k in range(TILE_PIX):
-            py = py0 + k // TILE
-            px = px0 + k % TILE
+        for kk in range(_P):
+            k = np.uint64(kk)
+            py = py0 + kk // TILE
+            px = px0 + kk % TILE
             if py < H and px < W:
-                out_img[c, py, px, 0] = R[k] + T[k] * bg[c, 0]
-                out_img[c, py, px, 1] = Gc[k] + T[k] * bg[c, 1]
-                out_img[c, py, px, 2] = B[k] + T[k] * bg[c, 2]
-                out_img[c, py, px, 3] = D[k]
-                out_T[c, py, px] = T[k]
-                out_last[c, py, px] = last[k]
+                tk = S[O_T + k]
+                out_img[c, py, px, 0] = S[O_R + k] + tk * bg[c, 0]
+                out_img[c, py, px, 1] = S[O_G + k] + tk * bg[c, 1]
+                out_img[c, py, px, 2] = S[O_B + k] + tk * bg[c, 2]
+                out_img[c, py, px, 3] = S[O_D + k]
+                out_T[c, py, px] = tk
+                out_last[c, py, px] = np.int32(S[O_LAST + k])
 
 
 @njit(**_OPTS)
 def raster_bwd(
-    m2d, conic, color, opac, depth, radii, n_per_cam, tile_off, tile_gid, tile_pid, tiles,
-    tiles_x, lx, ly, tox, toy, bg, consts, out_T, out_last, g_img, g_alpha, pair_grads,
+    m2d, conic, color, opac, depth, n_per_cam, tile_off, tile_gid, tile_pid, tiles, tiles_x,
+    lx, ly, tox, toy, bg, consts, out_T, out_last, entry_rows, g_img, g_alpha, pair_grads,
 ):  # fmt: skip
     """Backward of :func:`raster_fwd`, back to front, one gradient slot per pair.
 
     Args:
         m2d .. consts: as for :func:`raster_fwd`; tile_pid: pair id of each tile entry.
-        out_T, out_last: saved by the forward.
+        out_T, out_last, entry_rows: saved by the forward.
         g_img: [C,H,W,4] upstream gradient of colour (3) and accumulated depth;
         g_alpha: [C,H,W] upstream gradient of alpha.
         pair_grads: [P, N_PAIR_GRADS] output, one row per pair (rows of pairs that touch no
@@ -276,17 +279,11 @@ def raster_bwd(
     ntile = tiles_x * ((H + TILE - 1) // TILE)
     one, zero, half = consts[C_ONE], consts[C_ZERO], consts[C_HALF]
     amax, amin, pmax = consts[C_AMAX], consts[C_AMIN], consts[C_PMAX]
-    Tc = np.empty(TILE_PIX, dtype=m2d.dtype)
-    dR = np.empty(TILE_PIX, dtype=m2d.dtype)
-    dG = np.empty(TILE_PIX, dtype=m2d.dtype)
-    dB = np.empty(TILE_PIX, dtype=m2d.dtype)
-    dD = np.empty(TILE_PIX, dtype=m2d.dtype)
-    dAT = np.empty(TILE_PIX, dtype=m2d.dtype)
-    SR = np.empty(TILE_PIX, dtype=m2d.dtype)
-    SG = np.empty(TILE_PIX, dtype=m2d.dtype)
-    SB = np.empty(TILE_PIX, dtype=m2d.dtype)
-    SD = np.empty(TILE_PIX, dtype=m2d.dtype)
-    last = np.empty(TILE_PIX, dtype=np.int32)
+    S = np.empty(BWD_STATE, dtype=m2d.dtype)
+    acc = np.empty(N_PAIR_GRADS * TILE, dtype=m2d.dtype)
+    for k in range(_P):
+        S[O_LX + k] = lx[k]
+        S[O_LY + k] = ly[k]
     for ti in range(tiles.shape[0]):
         tile = tiles[ti]
         c = tile // ntile
@@ -297,36 +294,47 @@ def raster_bwd(
         px0 = int(tx * TILE)
         py0 = int(ty * TILE)
         maxlast = -1
-        for k in range(TILE_PIX):
-            py = py0 + k // TILE
-            px = px0 + k % TILE
+        lastf = -one
+        for kk in range(_P):
+            k = np.uint64(kk)
+            py = py0 + kk // TILE
+            px = px0 + kk % TILE
             if py < H and px < W:
                 tf = out_T[c, py, px]
-                Tc[k] = tf
-                dR[k] = g_img[c, py, px, 0]
-                dG[k] = g_img[c, py, px, 1]
-                dB[k] = g_img[c, py, px, 2]
-                dD[k] = g_img[c, py, px, 3]
-                dAT[k] = g_alpha[c, py, px] * tf
-                SR[k] = tf * bg[c, 0]
-                SG[k] = tf * bg[c, 1]
-                SB[k] = tf * bg[c, 2]
-                last[k] = out_last[c, py, px]
-                maxlast = max(maxlast, out_last[c, py, px])
+                S[O_T + k] = tf
+                S[O_DR + k] = g_img[c, py, px, 0]
+                S[O_DG + k] = g_img[c, py, px, 1]
+                S[O_DB + k] = g_img[c, py, px, 2]
+                S[O_DD + k] = g_img[c, py, px, 3]
+                S[O_DAT + k] = g_alpha[c, py, px] * tf
+                S[O_SR + k] = tf * bg[c, 0]
+                S[O_SG + k] = tf * bg[c, 1]
+                S[O_SB + k] = tf * bg[c, 2]
+                lst = out_last[c, py, px]
+                maxlast = max(maxlast, lst)
             else:
-                Tc[k] = one
-                dR[k] = zero
-                dG[k] = zero
-                dB[k] = zero
-                dD[k] = zero
-                dAT[k] = zero
-                SR[k] = zero
-                SG[k] = zero
-                SB[k] = zero
-                last[k] = -1
-            SD[k] = zero
+                S[O_T + k] = one
+                S[O_DR + k] = zero
+                S[O_DG + k] = zero
+                S[O_DB + k] = zero
+                S[O_DD + k] = zero
+                S[O_DAT + k] = zero
+                S[O_SR + k] = zero
+                S[O_SG + k] = zero
+                S[O_SB + k] = zero
+                lst = -1
+            S[B_LAST + k] = lst
+            lastf = max(lastf, S[B_LAST + k])
+            S[O_SD + k] = zero
         start = tile_off[tile]
+        li = lastf + one  # the list index as a float, like the state buffer
         for i in range(start + maxlast, start - 1, -1):
+            li -= one
+            rr = entry_rows[i]
+            if rr < 0:
+                continue
+            r0 = rr & 255
+            r1 = rr >> 8
             g = tile_gid[i]
             u = m2d[g, 0] - ox
             v = m2d[g, 1] - oy
@@ -336,67 +344,56 @@ def raster_bwd(
             o = opac[g - c * n_per_cam]
             cr, cg, cbl = color[g, 0], color[g, 1], color[g, 2]
             z = depth[g]
-            ry = radii[g, 1]
-            r0 = max(0, math.floor(v - ry))
-            r1 = min(TILE - 1, math.ceil(v + ry))
-            if r0 > r1:
-                continue
-            li = np.int32(i - start)
-            gu = zero
-            gv = zero
-            gA = zero
-            gB = zero
-            gC = zero
-            go = zero
-            gr = zero
-            gg = zero
-            gb = zero
-            gz = zero
-            for k in range(np.uint64(r0 * TILE), np.uint64((r1 + 1) * TILE)):
-                dx = lx[k] - u
-                dy = ly[k] - v
-                p = ca * dx * dx + cc * dy * dy + cb * dx * dy
-                e = exp_neg(min(max(p, zero), pmax))
-                oe = o * e
-                al = min(amax, oe)
-                valid = (li <= last[k]) & (al >= amin) & (p >= zero)
-                om = one - al
-                iom = one / om
-                tk = Tc[k]
-                tb = tk * iom
-                w = al * tb if valid else zero
-                sr, sg, sb, sd = SR[k], SG[k], SB[k], SD[k]
-                dr, dg, db, dd = dR[k], dG[k], dB[k], dD[k]
-                dlda = (
-                    dr * (tb * cr - sr * iom) + dg * (tb * cg - sg * iom)
-                    + db * (tb * cbl - sb * iom) + dd * (tb * z - sd * iom) + dAT[k] * iom
-                )  # fmt: skip
-                live = valid & (oe <= amax)
-                dlda = dlda if live else zero
-                dldp = -dlda * al
-                go += dlda * e
-                gA += dldp * dx * dx
-                gB += dldp * dx * dy
-                gC += dldp * dy * dy
-                gu += dldp * (ca * dx + ca * dx + cb * dy)
-                gv += dldp * (cc * dy + cc * dy + cb * dx)
-                gr += w * dr
-                gg += w * dg
-                gb += w * db
-                gz += w * dd
-                SR[k] = sr + w * cr
-                SG[k] = sg + w * cg
-                SB[k] = sb + w * cbl
-                SD[k] = sd + w * z
-                Tc[k] = tb if valid else tk
-            row = pair_grads[tile_pid[i]]
-            row[0] = -gu
-            row[1] = -gv
-            row[2] = gA * half
-            row[3] = gB
-            row[4] = gC * half
-            row[5] = go
-            row[6] = gr
-            row[7] = gg
-            row[8] = gb
-            row[9] = gz
+            for j in range(np.uint64(N_PAIR_GRADS * TILE)):
+                acc[j] = zero
+            for row in range(r0, r1 + 1):
+                kb = np.uint64(row * TILE)
+                for j in range(np.uint64(TILE)):
+                    k = kb + j
+                    dx = S[O_LX + k] - u
+                    dy = S[O_LY + k] - v
+                    p = ca * dx * dx + cc * dy * dy + cb * dx * dy
+                    e = exp_neg(min(max(p, zero), pmax))
+                    oe = o * e
+                    al = min(amax, oe)
+                    valid = (li <= S[B_LAST + k]) & (al >= amin) & (p >= zero)
+                    om = one - al
+                    iom = one / om
+                    tk = S[O_T + k]
+                    tb = tk * iom
+                    w = al * tb if valid else zero
+                    sr, sg, sb, sd = S[O_SR + k], S[O_SG + k], S[O_SB + k], S[O_SD + k]
+                    dr, dg, db, dd = S[O_DR + k], S[O_DG + k], S[O_DB + k], S[O_DD + k]
+                    dlda = (
+                        dr * (tb * cr - sr * iom) + dg * (tb * cg - sg * iom)
+                        + db * (tb * cbl - sb * iom) + dd * (tb * z - sd * iom)
+                        + S[O_DAT + k] * iom
+                    )  # fmt: skip
+                    live = valid & (oe <= amax)
+                    dlda = dlda if live else zero
+                    dldp = -dlda * al
+                    acc[A0 + j] += dldp * (ca * dx + ca * dx + cb * dy)
+                    acc[A1 + j] += dldp * (cc * dy + cc * dy + cb * dx)
+                    acc[A2 + j] += dldp * dx * dx
+                    acc[A3 + j] += dldp * dx * dy
+                    acc[A4 + j] += dldp * dy * dy
+                    acc[A5 + j] += dlda * e
+                    acc[A6 + j] += w * dr
+                    acc[A7 + j] += w * dg
+                    acc[A8 + j] += w * db
+                    acc[A9 + j] += w * dd
+                    S[O_SR + k] = sr + w * cr
+                    S[O_SG + k] = sg + w * cg
+                    S[O_SB + k] = sb + w * cbl
+                    S[O_SD + k] = sd + w * z
+                    S[O_T + k] = tb if valid else tk
+            out = pair_grads[tile_pid[i]]
+            for m in range(N_PAIR_GRADS):
+                tot = zero
+                for j in range(TILE):
+                    tot += acc[m * TILE + j]
+                out[m] = tot
+            out[0] = -out[0]
+            out[1] = -out[1]
+            out[2] *= half
+            out[4] *= half
