@@ -4,6 +4,7 @@ quality gate and after fixing the broken scene; the safer retry."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -58,7 +59,7 @@ def first_run(tmp_path_factory, base_scenes):
 def test_good_scenes_done_bad_ones_recorded(first_run) -> None:
     _, scenes_dir, scenes, out, _, s = first_run
     assert [p.name for p in scenes] == ["broken", "good0", "good1", "wild"]
-    assert (s.done, s.skipped, s.failed, s.retried) == (2, 0, 2, 1)
+    assert (s.done, s.skipped, s.failed, s.retried) == (2, 0, 2, 1), s.failures
     assert s.exit_code == 1
     for sid in GOOD:
         assert (out / sid / "report.json").is_file()
@@ -82,6 +83,10 @@ def test_good_scenes_done_bad_ones_recorded(first_run) -> None:
                                   "fit.seed": 1}
     for f in fails.values():
         assert set(f) >= {"scene", "scene_id", "stage", "error", "reason", "retried", "time"}
+        # 2 workers on this machine's cores: each pinned to cores // 2 threads
+        k = BatchConfig(workers=2).threads_per_scene()
+        assert f["threads"] == {"numba": k, "torch": k}
+        assert f["pid"] != os.getpid()
 
 
 def test_lists_and_summary(first_run) -> None:

@@ -83,7 +83,7 @@ def test_gate_thresholds() -> None:
 
 def test_gate_requires_holdout() -> None:
     cfg = BatchConfig(min_holdout_iou=0.5)
-    with pytest.raises(SplatsynthError, match="--output.holdout True"):
+    with pytest.raises(SplatsynthError, match="--output.holdout "):
         check_gate_config(cfg, holdout_enabled=False)
     check_gate_config(cfg, holdout_enabled=True)
     check_gate_config(BatchConfig(), holdout_enabled=False)

@@ -27,7 +27,7 @@ class BatchConfig:
     every node can write. Needs the `splatsynth[ray]` extra."""
     retry_diverged: bool = True
     """Retry a scene whose fit diverged (NaN/inf loss or exploding Gaussians) once with a safer
-    setting: fit.lr_position and fit.lr_scaling times --retry-lr-factor, and fit.seed + 1."""
+    setting: fit.lr_position and fit.lr_scaling times --retry_lr_factor, and fit.seed + 1."""
     retry_lr_factor: float = 0.5
     """Factor applied to fit.lr_position and fit.lr_scaling on the retry of a diverged scene."""
     explode_distance: float = 10.0
@@ -40,7 +40,7 @@ class BatchConfig:
     parameter always counts as divergence)."""
     min_holdout_psnr_masked: float | None = None
     """Quality gate: quarantine scenes whose leave-one-view-out masked PSNR (dB) is below this.
-    Any gate threshold needs --output.holdout True (the held-out score is what it reads)."""
+    Any gate threshold needs --output.holdout (the held-out score is what it reads)."""
     min_holdout_iou: float | None = None
     """Quality gate: quarantine scenes whose leave-one-view-out silhouette IoU is below this."""
     scene_timeout: float | None = None
@@ -75,16 +75,16 @@ class BatchConfig:
             raise SplatsynthError(f"batch: --threads must be >= 1, got {self.threads}")
         if not 0.0 < self.retry_lr_factor <= 1.0:
             raise SplatsynthError(
-                f"batch: --retry-lr-factor must be in (0, 1], got {self.retry_lr_factor}")
+                f"batch: --retry_lr_factor must be in (0, 1], got {self.retry_lr_factor}")
         if not 0.0 <= self.max_exploded_fraction < 1.0:
-            raise SplatsynthError("batch: --max-exploded-fraction must be in [0, 1), got "
+            raise SplatsynthError("batch: --max_exploded_fraction must be in [0, 1), got "
                                   f"{self.max_exploded_fraction}")
         for name in ("explode_distance", "explode_scale"):
             v = getattr(self, name)
             if not (v > 0 and math.isfinite(v)):
                 raise SplatsynthError(f"batch: {name} must be a positive number, got {v}")
         if self.scene_timeout is not None and self.scene_timeout <= 0:
-            raise SplatsynthError(f"batch: --scene-timeout must be > 0, got {self.scene_timeout}")
+            raise SplatsynthError(f"batch: --scene_timeout must be > 0, got {self.scene_timeout}")
         if self.ray is not None and not self.ray.strip():
             raise SplatsynthError("batch: --ray needs 'auto', 'local' or a cluster address")
 

@@ -83,8 +83,8 @@ def check_gate_config(cfg: BatchConfig, holdout_enabled: bool) -> None:
     be computed (every new scene would then be quarantined)."""
     if cfg.gate_enabled and not holdout_enabled:
         raise SplatsynthError(
-            "batch: the quality gate (--min-holdout-psnr-masked / --min-holdout-iou) scores "
-            "the leave-one-view-out fit; add --output.holdout True (costs a second fit per "
+            "batch: the quality gate (--min_holdout_psnr_masked / --min_holdout_iou) scores "
+            "the leave-one-view-out fit; add --output.holdout (costs a second fit per "
             "scene) or drop the thresholds")
 
 

@@ -186,7 +186,7 @@ class ProcessBackend(Backend):
                         busy.remove(w)
                         w.kill()
                         yield crashed_result(task, "timeout",
-                                             f"killed after {self.timeout:g} s (--scene-timeout)",
+                                             f"killed after {self.timeout:g} s (--scene_timeout)",
                                              time.monotonic() - w.t_start)
         finally:
             for w in busy:

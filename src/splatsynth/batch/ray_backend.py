@@ -107,7 +107,7 @@ class RayBackend(Backend):
                             del inflight[ref]
                             yield crashed_result(task, "timeout",
                                                  f"cancelled after {self.timeout:g} s "
-                                                 "(--scene-timeout)", now - t0)
+                                                 "(--scene_timeout)", now - t0)
         finally:
             for ref in inflight:
                 ray.cancel(ref, force=True)

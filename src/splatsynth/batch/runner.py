@@ -98,13 +98,16 @@ class SceneResult:
     metrics: dict = field(default_factory=dict)
     host: str = ""
     pid: int = 0
+    threads: dict = field(default_factory=dict)
+    """numba and torch thread counts the scene ran with."""
 
     def failure_record(self) -> dict:
         """The ``failures.jsonl`` line of a failed scene."""
         rec = {"scene": self.scene, "scene_id": self.scene_id, "stage": self.stage,
                "error": self.error, "reason": self.reason, "retried": self.retried,
                "time": datetime.now(UTC).isoformat(timespec="seconds"),
-               "exception": self.exception, "host": self.host, "pid": self.pid}
+               "exception": self.exception, "host": self.host, "pid": self.pid,
+               "threads": self.threads}
         if self.retried:
             rec["retry_setting"] = self.retry_setting
             rec["first_error"] = self.first_error
@@ -154,11 +157,15 @@ def process_scene(task: SceneTask) -> SceneResult:
     """Run one scene with divergence detection and one safer retry; never raises
     (except KeyboardInterrupt/SystemExit), so a bad scene cannot stop a worker.
     """
+    import numba
+    import torch
+
     from ..pipeline import run_scene
 
     t0 = time.perf_counter()
     res = SceneResult(task.scene, task.scene_id, "failed", host=socket.gethostname(),
-                      pid=os.getpid())
+                      pid=os.getpid(), threads={"numba": numba.get_num_threads(),
+                                                "torch": torch.get_num_threads()})
     bcfg = task.batch_cfg
     # Workers share a terminal: per-scene fit bars would interleave; the parent reports.
     cfg = replace(task.run_cfg, fit=replace(task.run_cfg.fit, progress=False))
@@ -376,6 +383,9 @@ def batch_main(inputs: Sequence[str | Path], out: str | Path, run_cfg: RunConfig
     :class:`SplatsynthError`)."""
     from .discover import discover_scenes
 
+    if not inputs:
+        raise SplatsynthError("batch: no scenes given (scene folders, folders of scenes, or "
+                              "text files listing them)")
     scenes = discover_scenes(inputs)
     summary = run_batch(scenes, out, run_cfg, batch_cfg)
     print(summary.format())
