@@ -4,6 +4,7 @@ Importing this package compiles no numba kernel and does not import gsplat; kern
 (or load from numba's on-disk cache) on their first call.
 """
 
+from ._threads import get_num_threads, set_num_threads
 from .api import cameras_to_tensors, rasterize, render_gaussians
 from .sh import eval_sh, num_sh_bases, rgb_from_sh, sh_from_rgb
 from .types import Projected, RenderOut
@@ -13,9 +14,11 @@ __all__ = [
     "RenderOut",
     "cameras_to_tensors",
     "eval_sh",
+    "get_num_threads",
     "num_sh_bases",
     "rasterize",
     "render_gaussians",
     "rgb_from_sh",
+    "set_num_threads",
     "sh_from_rgb",
 ]

@@ -10,9 +10,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._threads import get_num_threads, run_parallel, torch_single_thread
+from ._threads import get_num_threads, run_parallel
 
 _VIEW_CHUNKS = 64  # fixed chunks for the viewmat-gradient reduction over Gaussians
+_MIN_PARALLEL = 4096  # below this many Gaussians (or tile pairs) waking a thread costs more
+
+
+def _threads_for(work: int) -> int:
+    return get_num_threads() if work >= _MIN_PARALLEL else 1
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -64,8 +69,7 @@ class ProjectFn(torch.autograd.Function):
             args = (_np(means), _np(quats), _np(scales), _np(opacities), _np(sh), sh_degree,
                     _np(viewmats), _np(Ks), consts, shc, m2d, conic, depth, color,
                     radii)  # fmt: skip
-            with torch_single_thread():
-                run_parallel(project_fwd, [args + r for r in _ranges(N, get_num_threads())])
+            run_parallel(project_fwd, [args + r for r in _ranges(N, _threads_for(N))])
         radii_t = torch.from_numpy(radii)
         ctx.mark_non_differentiable(radii_t)
         ctx.save_for_backward(means, quats, scales, sh, viewmats, Ks, radii_t)
@@ -93,8 +97,7 @@ class ProjectFn(torch.autograd.Function):
                     _grad_or_zeros(g_m2d, (C, N, 2), dt), _grad_or_zeros(g_conic, (C, N, 3), dt),
                     _grad_or_zeros(g_depth, (C, N), dt), _grad_or_zeros(g_color, (C, N, 3), dt),
                     g_means, g_quats, g_scales, g_sh, g_view_part)  # fmt: skip
-            with torch_single_thread():
-                run_parallel(project_bwd, [args + r for r in _ranges(nchunk, get_num_threads())])
+            run_parallel(project_bwd, [args + r for r in _ranges(nchunk, _threads_for(N))])
         g_view = None
         if ctx.needs_input_grad[5]:
             part = g_view_part[0].copy()
@@ -113,41 +116,41 @@ class RasterFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, m2d, conic, color, opac, depth, bg, radii, width, height):
         from .kernels._common import C_RMARGIN, TILE, TILE_PIX, make_consts
-        from .kernels.raster import bin_tiles, raster_fwd
+        from .kernels.raster import bin_tiles, ellipse_extents, raster_fwd
 
         C, N = m2d.shape[0], m2d.shape[1]
         dt = _np(m2d).dtype
         consts = make_consts(dt, 0.0, 0.0, 0.0, width, height)
         tiles_x = (width + TILE - 1) // TILE
         tiles_y = (height + TILE - 1) // TILE
-        nth = get_num_threads()
+        nth = get_num_threads()  # results do not depend on it (pair slots, fixed sums)
         lx = (np.arange(TILE_PIX) % TILE + 0.5).astype(dt)
         ly = (np.arange(TILE_PIX) // TILE + 0.5).astype(dt)
         tox = (np.arange(tiles_x) * TILE).astype(dt)
         toy = (np.arange(tiles_y) * TILE).astype(dt)
-        a_m2d, a_con, a_col = (_np(x).reshape(C * N, -1) for x in (m2d, conic, color))
+        a_m2d, a_con, a_col = (_np(x).reshape(C * N, x.shape[-1]) for x in (m2d, conic, color))
         a_dep = _np(depth).reshape(C * N)
         a_rad = _np(radii).reshape(C * N, 2)
         a_op, a_bg = _np(opac), _np(bg)
         with np.errstate(divide="ignore"):  # o = 0 gives -inf: no rows
             thr = (np.log(a_op) + (np.log(255.0) + consts[C_RMARGIN])).astype(dt)
+        ext = ellipse_extents(a_con, np.tile(thr, C))
         img = np.zeros((C, height, width, 4), dt)
         img[..., :3] = a_bg[:, None, None, :]
         T = np.ones((C, height, width), dt)
         last = np.full((C, height, width), -1, np.int32)
-        with torch_single_thread():
-            # (camera, depth, gid) order; stable, so equal depths keep gid order
-            order = np.argsort(a_dep.reshape(C, N), axis=1, kind="stable")
-            order = (order + (np.arange(C) * N)[:, None]).reshape(-1)
-            pair_off, tile_off, tile_gid, tile_pid = bin_tiles(a_m2d, a_rad, order, N, C,
-                                                               tiles_x, tiles_y)  # fmt: skip
-            P = tile_gid.shape[0]
-            dealt = _deal(tile_off, nth)
-            entry_rows = np.full(P, -1, np.int32)
-            if P > 0:
-                args = (a_m2d, a_con, a_col, a_op, thr, a_dep, N, tile_off, tile_gid)
-                rest = (tiles_x, lx, ly, tox, toy, a_bg, consts, img, T, last, entry_rows)
-                run_parallel(raster_fwd, [args + (tl,) + rest for tl in dealt])
+        # (camera, depth, gid) order; stable, so equal depths keep gid order
+        order = np.argsort(a_dep.reshape(C, N), axis=1, kind="stable")
+        order = (order + (np.arange(C) * N)[:, None]).reshape(-1)
+        pair_off, tile_off, tile_gid, tile_pid = bin_tiles(a_m2d, a_rad, order, N, C,
+                                                           tiles_x, tiles_y)  # fmt: skip
+        P = tile_gid.shape[0]
+        dealt = _deal(tile_off, nth if P >= _MIN_PARALLEL else 1)
+        entry_rows = np.full(P, -1, np.int32)
+        if P > 0:
+            args = (a_m2d, a_con, a_col, a_op, thr, ext, a_dep, N, tile_off, tile_gid)
+            rest = (tiles_x, lx, ly, tox, toy, a_bg, consts, img, T, last, entry_rows)
+            run_parallel(raster_fwd, [args + (tl,) + rest for tl in dealt])
         ctx.save_for_backward(m2d, conic, color, opac, depth, bg, radii)
         ctx.state = (pair_off, tile_off, tile_gid, tile_pid, dealt, (lx, ly, tox, toy),
                      consts, tiles_x, T, last, entry_rows)  # fmt: skip
@@ -177,13 +180,13 @@ class RasterFn(torch.autograd.Function):
         g2d = np.zeros((C * N, N_PAIR_GRADS), dt)
         if P > 0:
             pair_grads = np.zeros((P, N_PAIR_GRADS), dt)
-            a_m2d, a_con, a_col = (_np(x).reshape(C * N, -1) for x in (m2d, conic, color))
+            a_m2d, a_con, a_col = (_np(x).reshape(C * N, x.shape[-1])
+                                   for x in (m2d, conic, color))  # fmt: skip
             args = (a_m2d, a_con, a_col, _np(opac), _np(depth).reshape(C * N), N, tile_off,
                     tile_gid, tile_pid)  # fmt: skip
             rest = (tiles_x, *offs, _np(bg), consts, T, last, entry_rows, g_img, g_a,
                     pair_grads)  # fmt: skip
-            with torch_single_thread():
-                run_parallel(raster_bwd, [args + (tl,) + rest for tl in dealt])
+            run_parallel(raster_bwd, [args + (tl,) + rest for tl in dealt])
             # per-Gaussian sums over its (contiguous) pair slots, in slot order
             has = np.flatnonzero(np.diff(pair_off))
             g2d[has] = np.add.reduceat(pair_grads, pair_off[has], axis=0)

@@ -1,22 +1,23 @@
-"""Threads for the numba kernels, and keeping torch's intra-op pool out of their way.
+"""Threads for the numba kernels.
 
 The kernels are ``nogil`` numba functions that each take a static slice of the work; a small
 pool of Python threads runs one slice per thread. Static slices keep results independent of
 timing, and a busy core cannot make one thread take all the work (as numba's dynamic
-scheduling did). Measured on 2-core machines: torch and numba both at 2 threads ran a training
-iteration ~10x slower, so torch is held at one intra-op thread while kernels run and the
-caller's setting is restored afterwards.
+scheduling did).
+
+Why torch's thread setting is left alone: the 10x slowdown measured with torch and numba both
+at 2 threads came from numba's OpenMP pool competing with torch's. These kernels never start
+numba's threading layer (no ``parallel=True``) and run no torch op while they work, so there is
+nothing to hold back; and toggling ``torch.set_num_threads`` costs the caller's next torch op
+~10 ms (torch rebuilds its pool), more than a whole small render.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-
-import torch
 
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
@@ -63,17 +64,3 @@ def run_parallel(fn: Callable, arg_lists: Sequence[tuple]) -> None:
     fn(*arg_lists[0])  # the calling thread takes the first slice
     for f in futures:
         f.result()
-
-
-@contextlib.contextmanager
-def torch_single_thread() -> Iterator[None]:
-    """Run the block with torch at one intra-op thread; restore the caller's count after."""
-    prev = torch.get_num_threads()
-    if prev == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(prev)

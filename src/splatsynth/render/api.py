@@ -66,8 +66,9 @@ def rasterize(
     Returns:
         :class:`RenderOut` (colors [C, H, W, 3|4], alphas [C, H, W, 1], radii [C, N],
         means2d [C, N, 2]). Differentiable w.r.t. means, quats, scales, opacities, colors,
-        viewmats and backgrounds. The numba backend holds torch at one intra-op thread while
-        its kernels run (numba uses all cores) and restores the caller's setting.
+        viewmats and backgrounds. The numba backend runs its kernels on
+        :func:`get_num_threads` threads (all cores by default) and leaves torch's thread
+        setting alone.
     Raises:
         ValueError: on a wrong shape, dtype, device, non-finite value or option.
     """

@@ -115,54 +115,69 @@ def bin_tiles(m2d, radii, order, n_per_cam, num_cams, tiles_x, tiles_y):
 
 
 @njit(cache=True, nogil=True)
-def _row_range(u, v, ca, cb, cc, thr, xlo, xhi):
+def _row_range(u, v, ca, cb, cc, thr, dy_ext, shift, xlo, xhi):
     """Rows of a tile whose pixel centres can reach power <= thr (alpha >= 1/255).
 
     power = ca dx^2 + cb dx dy + cc dy^2 (ca, cc: half the conic diagonal), tile-local
     coordinates. The ellipse cut by the band xlo <= x <= xhi is convex, so its y-range is set
-    by the ellipse's top and bottom points, or by the band edge nearest to them. Conservative
-    (thr and the band carry margins). Returns (r0, r1); r0 > r1 when no row is touched.
+    by the ellipse's top point (u + shift, v - dy_ext) and bottom point (u - shift, v + dy_ext)
+    when they lie in the band, else by the band edge nearest to them. Conservative (thr and
+    the band carry margins). Returns (r0, r1); r0 > r1 when no row is touched.
     """
-    ca, cb, cc, u, v, thr = 1.0 * ca, 1.0 * cb, 1.0 * cc, 1.0 * u, 1.0 * v, 1.0 * thr
-    det = ca * cc - 0.25 * cb * cb
-    if det <= 0.0 or thr <= 0.0:
-        return 1, 0
-    dy_ext = math.sqrt(thr * ca / det)
-    shift = cb * dy_ext / (2.0 * ca)
-    # top point (u + shift, v - dy_ext); bottom point (u - shift, v + dy_ext)
+    u, v = 1.0 * u, 1.0 * v
     xt = u + shift
     if xt >= xlo and xt <= xhi:
         ymin = v - dy_ext
     else:
+        ca, cb, cc = 1.0 * ca, 1.0 * cb, 1.0 * cc
         dx = min(max(xt, xlo), xhi) - u
         disc = cb * cb * dx * dx - 4.0 * cc * (ca * dx * dx - thr)
         if disc < 0.0:
             return 1, 0
-        ymin = v + (-cb * dx - math.sqrt(disc)) / (2.0 * cc)
+        ymin = v + (-cb * dx - math.sqrt(disc)) / (cc + cc)
     xb = u - shift
     if xb >= xlo and xb <= xhi:
         ymax = v + dy_ext
     else:
+        ca, cb, cc = 1.0 * ca, 1.0 * cb, 1.0 * cc
         dx = min(max(xb, xlo), xhi) - u
         disc = cb * cb * dx * dx - 4.0 * cc * (ca * dx * dx - thr)
         if disc < 0.0:
             return 1, 0
-        ymax = v + (-cb * dx + math.sqrt(disc)) / (2.0 * cc)
+        ymax = v + (-cb * dx + math.sqrt(disc)) / (cc + cc)
     r0 = max(0, math.ceil(ymin - 0.5 - 1e-3))
     r1 = min(TILE - 1, math.floor(ymax - 0.5 + 1e-3))
     return r0, r1
 
 
+def ellipse_extents(conic: np.ndarray, thr_g: np.ndarray) -> np.ndarray:
+    """[G, 2] float64 (dy_ext, shift) of each Gaussian's alpha >= 1/255 ellipse (numpy).
+
+    Args:
+        conic: [G, 3]; thr_g: [G] ln(255 o) + margin per gid (<= 0 or -inf: invisible).
+    """
+    ca = 0.5 * conic[:, 0].astype(np.float64)
+    cb = conic[:, 1].astype(np.float64)
+    cc = 0.5 * conic[:, 2].astype(np.float64)
+    det = ca * cc - 0.25 * cb * cb
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dy = np.sqrt(np.maximum(thr_g, 0.0) * ca / det)
+        out = np.stack([dy, cb * dy / (2.0 * ca)], axis=1)
+    out[~np.isfinite(out).all(axis=1)] = 0.0
+    return out
+
+
 @njit(**_OPTS)
 def raster_fwd(
-    m2d, conic, color, opac, thr, depth, n_per_cam, tile_off, tile_gid, tiles, tiles_x,
+    m2d, conic, color, opac, thr, ext, depth, n_per_cam, tile_off, tile_gid, tiles, tiles_x,
     lx, ly, tox, toy, bg, consts, out_img, out_T, out_last, entry_rows,
 ):  # fmt: skip
     """Composite the sorted Gaussians of the given tiles front to back.
 
     Args:
         m2d [G,2], conic [G,3], color [G,3], depth [G]: projected Gaussians
-            (gid = c * n_per_cam + n); opac, thr: [n_per_cam] opacities and ln(255 o) + margin.
+            (gid = c * n_per_cam + n); opac, thr: [n_per_cam] opacities and ln(255 o) + margin;
+            ext: [G, 2] from :func:`ellipse_extents`.
         tile_off, tile_gid: from :func:`bin_tiles`; tiles: the tile ids this call composites
             (threads get disjoint lists).
         lx, ly: [TILE_PIX] pixel-centre offsets inside a tile; tox, toy: tile origins as floats.
@@ -209,7 +224,7 @@ def raster_fwd(
             ca = conic[g, 0] * half
             cb = conic[g, 1]
             cc = conic[g, 2] * half
-            r0, r1 = _row_range(u, v, ca, cb, cc, thr[n], xlo, xhi)
+            r0, r1 = _row_range(u, v, ca, cb, cc, thr[n], ext[g, 0], ext[g, 1], xlo, xhi)
             if r0 > r1:
                 entry_rows[i] = -1
                 continue
