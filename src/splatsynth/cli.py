@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 import tyro
 
+from .batch.config import BatchConfig
 from .config import RunConfig, load_config
 from .errors import SplatsynthError
 
@@ -155,7 +156,8 @@ class RunArgs:
 
 def cmd_run(argv: Sequence[str]) -> int:
     base = _config_default(argv)
-    a = _parse(RunArgs, argv, "run", default=RunArgs(scene=tyro.MISSING, out=tyro.MISSING, cfg=base))
+    a = _parse(RunArgs, argv, "run",
+               default=RunArgs(scene=tyro.MISSING, out=tyro.MISSING, cfg=base))
     from .pipeline import print_outcome, run_scene
 
     outcome = run_scene(a.scene, a.out, a.cfg, scene_id=a.scene_id, force=a.force)
@@ -185,6 +187,31 @@ def cmd_demo(argv: Sequence[str]) -> int:
 
     run_demo(a.out, a.cfg, force=a.force)
     return 0
+
+
+# --- batch ---------------------------------------------------------------------------------
+@dataclass
+class BatchArgs:
+    """Run many scenes into one dataset: resumable, in parallel (processes or Ray), with
+    failures recorded in OUT/failures.jsonl and a quality gate (OUT/quarantine.jsonl)."""
+
+    scenes: _Pos[tuple[Path, ...]]
+    """Scene folders, folders holding scene folders, or text files listing them."""
+    out: Path
+    """The dataset root; each scene goes to OUT/<scene_id>/."""
+    config: Path | None = None
+    """A YAML file of run settings (fit, orbit, normalize, output); flags override it."""
+    batch: Annotated[BatchConfig, tyro.conf.arg(name="")] = field(default_factory=BatchConfig)
+    cfg: Annotated[RunConfig, tyro.conf.arg(name="")] = field(default_factory=RunConfig)
+
+
+def cmd_batch(argv: Sequence[str]) -> int:
+    base = _config_default(argv)
+    a = _parse(BatchArgs, argv, "batch",
+               default=BatchArgs(scenes=tyro.MISSING, out=tyro.MISSING, cfg=base))
+    from .batch import batch_main
+
+    return batch_main(list(a.scenes), a.out, a.cfg, a.batch)
 
 
 # --- render / eval ---------------------------------------------------------------------------
@@ -257,6 +284,7 @@ COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "check": (cmd_check, "validate a scene folder"),
     "import": (cmd_import, "convert nerf / colmap / dannce calibrations into a scene folder"),
     "run": (cmd_run, "fit one scene and write its dataset folder"),
+    "batch": (cmd_batch, "run many scenes into one dataset (resumable, parallel, Ray)"),
     "render": (cmd_render, "render a fitted scene at given cameras"),
     "eval": (cmd_eval, "score a fitted scene against ground-truth views"),
     "orbit": (cmd_orbit, "write orbit cameras as opencv_cameras.json"),

@@ -50,6 +50,11 @@ class FitConfig:
     they can be relocated."""
     scale_reg: float = 0.01
     """Mean-scale regularizer weight (MCMC): discourages large blurry Gaussians."""
+    aniso_reg: float = 0.0
+    """Weight of the anisotropy regularizer: penalizes axis ratios above ``aniso_max_ratio``
+    (needles that sparse views cannot see but novel views do)."""
+    aniso_max_ratio: float = 10.0
+    """Longest-to-shortest axis ratio allowed before the anisotropy penalty starts."""
     crop_margin: int = 16
     """Colour losses run on the subject's bounding box plus this many pixels when masks exist
     (background pixels are pure overhead); the mask loss always covers the whole frame."""

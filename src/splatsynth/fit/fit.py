@@ -14,7 +14,13 @@ from tqdm.auto import tqdm
 from ..cameras import Camera
 from ..errors import SplatsynthError
 from ..gaussians import Gaussians, num_sh_coeffs
-from ..losses import alpha_mask_loss, l1_ssim_loss, opacity_regularizer, scale_regularizer
+from ..losses import (
+    alpha_mask_loss,
+    anisotropy_regularizer,
+    l1_ssim_loss,
+    opacity_regularizer,
+    scale_regularizer,
+)
 from ..metrics import score_view
 from ..optim import (
     ClassicStrategy,
@@ -205,6 +211,9 @@ def fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
                 loss = loss + cfg.opacity_reg * opacity_regularizer(
                     torch.sigmoid(params["opacity_logits"]))
                 loss = loss + cfg.scale_reg * scale_regularizer(torch.exp(params["log_scales"]))
+            if cfg.aniso_reg > 0:
+                loss = loss + cfg.aniso_reg * anisotropy_regularizer(
+                    torch.exp(params["log_scales"]), cfg.aniso_max_ratio)
             if not torch.isfinite(loss):
                 raise SplatsynthError(f"scene {scene.scene_id}: the fit diverged at step {step} "
                                       f"(loss is {loss.item()}); try a lower fit.lr_position")

@@ -13,3 +13,18 @@ def opacity_regularizer(opacities: torch.Tensor) -> torch.Tensor:
 def scale_regularizer(scales: torch.Tensor) -> torch.Tensor:
     """Mean activated scale of [N, 3] scales: discourages large blurry Gaussians."""
     return scales.mean() if scales.numel() else scales.sum()
+
+
+def anisotropy_regularizer(scales: torch.Tensor, max_ratio: float = 10.0) -> torch.Tensor:
+    """Mean excess of each Gaussian's longest-to-shortest axis ratio over ``max_ratio``.
+
+    Sparse views leave needle-shaped Gaussians unpunished when every training view sees them
+    end-on; from a novel view they become spikes on the silhouette.
+
+    Args:
+        scales: [N, 3] activated scales.
+    """
+    if not scales.numel():
+        return scales.sum()
+    ratio = scales.max(-1).values / scales.min(-1).values.clamp_min(1e-8)
+    return torch.relu(ratio - max_ratio).mean()
