@@ -232,6 +232,6 @@ def rasterize_surfels_to_pixels(
         key = torch.where(cond, slot, -1).reshape(-1)
         best = torch.full((npix,), -1, dtype=torch.long, device=dev)
         best = best.scatter_reduce(0, flat, key, reduce="amax", include_self=True)
-    has = best >= 0
-    median = torch.where(has, zd.reshape(-1)[best.clamp_min(0)], torch.zeros((), dtype=dt))
+    zflat = torch.cat([zd.reshape(-1), zd.new_zeros(1)])  # slot -1: no surfel, depth 0
+    median = zflat[torch.where(best >= 0, best, zflat.numel() - 1)]
     return rgb, 1 - T, dacc, nrm, dist, median.reshape(C, height, width, 1)
