@@ -229,6 +229,14 @@ def run_scene(scene_path: str | Path, out_root: str | Path, cfg: RunConfig | Non
 
                 frames = orbit_r.rgb
                 outputs["turntable"] = write_turntable(tmp / "turntable", frames).name
+            if cfg.output.mvdiffusion:
+                # Written before the scene folder commits: a finished scene always has its
+                # MVDiffusion views; a scene that fails later leaves a folder the redo replaces.
+                mv = mvdiffusion_cameras(cfg.orbit.distance, cfg.orbit.size, cfg.orbit.focal)
+                mv_r = render_cameras(g, mv, background=bg, backend=cfg.fit.backend)
+                write_mvdiffusion_views(out_root, sid, mv_r.straight_rgb(bg), mv_r.alpha,
+                                        cameras=mv)
+                outputs["mvdiffusion"] = f"../mvdiffusion/{sid}"
             timings["write"] = time.perf_counter() - t
             timings["total"] = time.perf_counter() - t0
             _write_scene_report(tmp, sid, scene_path, scene, cfg, sim, result, metrics,
@@ -236,10 +244,6 @@ def run_scene(scene_path: str | Path, out_root: str | Path, cfg: RunConfig | Non
     except SceneAlreadyFinished:
         return SceneOutcome(sid, "skipped", out_root / sid)
 
-    if cfg.output.mvdiffusion:
-        mv = mvdiffusion_cameras(cfg.orbit.distance, cfg.orbit.size, cfg.orbit.focal)
-        mv_r = render_cameras(g, mv, background=bg, backend=cfg.fit.backend)
-        write_mvdiffusion_views(out_root, sid, mv_r.straight_rgb(bg), mv_r.alpha, cameras=mv)
     if update_list:
         update_lists(out_root, val_ratio=cfg.output.val_ratio)
     sheet = out_root / sid / "contact_sheet.png"
