@@ -115,8 +115,8 @@ class RasterFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, m2d, conic, color, opac, depth, bg, radii, width, height):
-        from .kernels._common import C_RMARGIN, TILE, TILE_PIX, make_consts
-        from .kernels.raster import bin_tiles, ellipse_extents, raster_fwd
+        from .kernels._common import TILE, TILE_PIX, make_consts
+        from .kernels.raster import REC, bin_tiles, pack_records, raster_fwd
 
         C, N = m2d.shape[0], m2d.shape[1]
         dt = _np(m2d).dtype
@@ -132,28 +132,29 @@ class RasterFn(torch.autograd.Function):
         a_dep = _np(depth).reshape(C * N)
         a_rad = _np(radii).reshape(C * N, 2)
         a_op, a_bg = _np(opac), _np(bg)
-        with np.errstate(divide="ignore"):  # o = 0 gives -inf: no rows
-            thr = (np.log(a_op) + (np.log(255.0) + consts[C_RMARGIN])).astype(dt)
-        ext = ellipse_extents(a_con, np.tile(thr, C))
         img = np.zeros((C, height, width, 4), dt)
         img[..., :3] = a_bg[:, None, None, :]
         T = np.ones((C, height, width), dt)
         last = np.full((C, height, width), -1, np.int32)
+        G = C * N
+        rec = np.empty((G, REC), dt)
+        run_parallel(pack_records, [(a_m2d, a_con, a_col, a_op, a_dep, max(N, 1), consts, rec)
+                                    + r for r in _ranges(G, _threads_for(G))] or
+                     [(a_m2d, a_con, a_col, a_op, a_dep, 1, consts, rec, 0, 0)])  # fmt: skip
         # (camera, depth, gid) order; stable, so equal depths keep gid order
         order = np.argsort(a_dep.reshape(C, N), axis=1, kind="stable")
         order = (order + (np.arange(C) * N)[:, None]).reshape(-1)
-        pair_off, tile_off, tile_gid, tile_pid = bin_tiles(a_m2d, a_rad, order, N, C,
-                                                           tiles_x, tiles_y)  # fmt: skip
+        pair_off, tile_off, tile_gid, tile_pid = bin_tiles(a_m2d, a_rad, order, N, C, tiles_x,
+                                                           tiles_y)  # fmt: skip
         P = tile_gid.shape[0]
         dealt = _deal(tile_off, nth if P >= _MIN_PARALLEL else 1)
         entry_rows = np.full(P, -1, np.int32)
         if P > 0:
-            args = (a_m2d, a_con, a_col, a_op, thr, ext, a_dep, N, tile_off, tile_gid)
             rest = (tiles_x, lx, ly, tox, toy, a_bg, consts, img, T, last, entry_rows)
-            run_parallel(raster_fwd, [args + (tl,) + rest for tl in dealt])
-        ctx.save_for_backward(m2d, conic, color, opac, depth, bg, radii)
+            run_parallel(raster_fwd, [(rec, tile_off, tile_gid, tl) + rest for tl in dealt])
+        ctx.save_for_backward(m2d, bg)
         ctx.state = (pair_off, tile_off, tile_gid, tile_pid, dealt, (lx, ly, tox, toy),
-                     consts, tiles_x, T, last, entry_rows)  # fmt: skip
+                     consts, tiles_x, T, last, entry_rows, rec)  # fmt: skip
         rgb = torch.from_numpy(img[..., :3])
         dacc = torch.from_numpy(img[..., 3:])
         alpha = torch.from_numpy((1 - T)[..., None])
@@ -161,12 +162,12 @@ class RasterFn(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_rgb, g_dacc, g_alpha):
-        from .kernels.raster import N_PAIR_GRADS, raster_bwd
+        from .kernels.raster import N_PAIR_GRADS, raster_bwd, reduce_pairs
 
-        m2d, conic, color, opac, depth, bg, radii = ctx.saved_tensors
+        m2d, bg = ctx.saved_tensors
         st = ctx.state
         pair_off, tile_off, tile_gid, tile_pid, dealt, offs, consts, tiles_x, T, last = st[:10]
-        entry_rows = st[10]
+        entry_rows, rec = st[10], st[11]
         C, N = m2d.shape[0], m2d.shape[1]
         H, W = T.shape[1], T.shape[2]
         dt = consts.dtype
@@ -180,16 +181,12 @@ class RasterFn(torch.autograd.Function):
         g2d = np.zeros((C * N, N_PAIR_GRADS), dt)
         if P > 0:
             pair_grads = np.zeros((P, N_PAIR_GRADS), dt)
-            a_m2d, a_con, a_col = (_np(x).reshape(C * N, x.shape[-1])
-                                   for x in (m2d, conic, color))  # fmt: skip
-            args = (a_m2d, a_con, a_col, _np(opac), _np(depth).reshape(C * N), N, tile_off,
-                    tile_gid, tile_pid)  # fmt: skip
-            rest = (tiles_x, *offs, _np(bg), consts, T, last, entry_rows, g_img, g_a,
-                    pair_grads)  # fmt: skip
-            run_parallel(raster_bwd, [args + (tl,) + rest for tl in dealt])
-            # per-Gaussian sums over its (contiguous) pair slots, in slot order
-            has = np.flatnonzero(np.diff(pair_off))
-            g2d[has] = np.add.reduceat(pair_grads, pair_off[has], axis=0)
+            rest = (tiles_x, *offs, _np(bg), consts, T, last, entry_rows, g_img, g_a, pair_grads)
+            run_parallel(raster_bwd, [(rec, tile_off, tile_gid, tile_pid, tl) + rest
+                                      for tl in dealt])  # fmt: skip
+            # per-Gaussian sums over its contiguous pair slots, in slot order
+            run_parallel(reduce_pairs, [(pair_off, pair_grads, g2d) + r
+                                        for r in _ranges(C * N, _threads_for(P))])  # fmt: skip
         g2d_t = torch.from_numpy(g2d).reshape(C, N, N_PAIR_GRADS)
         g_bg = None
         if ctx.needs_input_grad[5] and g_rgb is not None:

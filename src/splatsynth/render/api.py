@@ -231,14 +231,18 @@ def _validate(means, quats, scales, opacities, colors, viewmats, Ks, width, heig
     need(render_mode in _MODES, f"render_mode must be one of {_MODES}, got {render_mode!r}")
     need(backend in _BACKENDS, f"backend must be one of {_BACKENDS}, got {backend!r}")
     with torch.no_grad():
+        # reductions rather than elementwise masks: this runs on every training step
         for name, t in tensors.items():
-            need(bool(torch.isfinite(t).all()), f"{name} has NaN or inf values")
+            finite = t.numel() == 0 or bool(torch.isfinite(t.sum()))
+            if not finite:  # the sum may just overflow: look properly before complaining
+                need(bool(torch.isfinite(t).all()), f"{name} has NaN or inf values")
         if N > 0:
-            need(bool((quats.norm(dim=-1) > 0).all()), "quats has a zero-norm row")
-            need(bool((scales >= 0).all()),
+            need(float((quats * quats).sum(-1).min()) > 0, "quats has a zero-norm row")
+            need(float(scales.min()) >= 0,
                  "scales has negative values (pass activated scales: exp(log_scales))")
-            need(bool(((opacities >= 0) & (opacities <= 1)).all()),
+            lo, hi = torch.aminmax(opacities)
+            need(float(lo) >= 0 and float(hi) <= 1,
                  "opacities must be in [0, 1] (pass activated opacities: sigmoid(logits))")
-        need(bool((Ks[:, 0, 0] > 0).all() and (Ks[:, 1, 1] > 0).all()),
+        need(float(torch.minimum(Ks[:, 0, 0], Ks[:, 1, 1]).min()) > 0,
              "Ks must have positive focal lengths")  # fmt: skip
     return C, N, means.dtype

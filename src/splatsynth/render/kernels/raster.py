@@ -20,8 +20,10 @@ from ._common import (
     C_AMAX,
     C_AMIN,
     C_HALF,
+    C_HUGE,
     C_ONE,
     C_PMAX,
+    C_RMARGIN,
     C_TMIN,
     C_XMARGIN,
     C_ZERO,
@@ -38,8 +40,8 @@ N_PAIR_GRADS = 10
 # vectorized row with runtime alias checks (and keeps a scalar copy); offsets are unsigned so
 # indexing needs no negative-index fix-up.
 _P = TILE_PIX
-O_LX, O_LY, O_T, O_R, O_G, O_B, O_D, O_LAST, O_ALIVE = (np.uint64(m * _P) for m in range(9))
-FWD_STATE = 9 * _P
+O_LX, O_LY, O_T, O_R, O_G, O_B, O_D, O_LAST = (np.uint64(m * _P) for m in range(8))
+FWD_STATE = 8 * _P
 # backward: O_LX, O_LY, O_T as above, B_LAST, then upstream gradients, suffix sums, and
 # per-lane gradient accumulators (a horizontal sum per row would cost more than the row)
 B_LAST = np.uint64(3 * _P)
@@ -48,8 +50,9 @@ O_DR, O_DG, O_DB, O_DD, O_DAT, O_SR, O_SG, O_SB, O_SD = (
 )
 BWD_STATE = 13 * _P
 # per-lane accumulators live in their own small array: sharing the state buffer, LLVM could not
-# prove lane j (accumulators) and pixel row*16 + j (state) apart and stayed scalar
-A0, A1, A2, A3, A4, A5, A6, A7, A8, A9 = (np.uint64(m * TILE) for m in range(10))
+# prove lane j (accumulators) and pixel row*16 + j (state) apart and stayed scalar.
+LANES = TILE
+A0, A1, A2, A3, A4, A5, A6, A7, A8, A9 = (np.uint64(m * LANES) for m in range(10))
 
 
 @njit(cache=True, nogil=True)
@@ -150,51 +153,83 @@ def _row_range(u, v, ca, cb, cc, thr, dy_ext, shift, xlo, xhi):
     return r0, r1
 
 
-def ellipse_extents(conic: np.ndarray, thr_g: np.ndarray) -> np.ndarray:
-    """[G, 2] float64 (dy_ext, shift) of each Gaussian's alpha >= 1/255 ellipse (numpy).
+# Per-Gaussian record read by the raster kernels: one or two cache lines per tile entry instead
+# of a gather from eight arrays (their total outgrows L2 at 20k Gaussians).
+R_U, R_V, R_CA, R_CB, R_CC, R_O, R_R, R_G, R_B, R_Z, R_THR, R_DYE, R_SHIFT = range(13)
+REC = 16
 
-    Args:
-        conic: [G, 3]; thr_g: [G] ln(255 o) + margin per gid (<= 0 or -inf: invisible).
-    """
-    ca = 0.5 * conic[:, 0].astype(np.float64)
-    cb = conic[:, 1].astype(np.float64)
-    cc = 0.5 * conic[:, 2].astype(np.float64)
-    det = ca * cc - 0.25 * cb * cb
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dy = np.sqrt(np.maximum(thr_g, 0.0) * ca / det)
-        out = np.stack([dy, cb * dy / (2.0 * ca)], axis=1)
-    out[~np.isfinite(out).all(axis=1)] = 0.0
-    return out
+
+@njit(cache=True, nogil=True)
+def pack_records(m2d, conic, color, opac, depth, n_per_cam, consts, rec, g0, g1):
+    """Fill rec[g0:g1] (see R_*): centre, half conic diagonal and b, opacity, colour, depth,
+    ln(255 o) + margin, and the (dy_ext, shift) of the alpha >= 1/255 ellipse."""
+    half = consts[C_HALF]
+    for g in range(g0, g1):
+        o = opac[g % n_per_cam]
+        ca = conic[g, 0] * half
+        cb = conic[g, 1]
+        cc = conic[g, 2] * half
+        thr = math.log(max(1.0 * o, 1e-30)) + math.log(255.0) + consts[C_RMARGIN]
+        rec[g, R_U] = m2d[g, 0]
+        rec[g, R_V] = m2d[g, 1]
+        rec[g, R_CA] = ca
+        rec[g, R_CB] = cb
+        rec[g, R_CC] = cc
+        rec[g, R_O] = o
+        rec[g, R_R] = color[g, 0]
+        rec[g, R_G] = color[g, 1]
+        rec[g, R_B] = color[g, 2]
+        rec[g, R_Z] = depth[g]
+        rec[g, R_THR] = thr
+        det = 1.0 * ca * cc - 0.25 * cb * cb
+        if det > 0.0 and thr > 0.0 and ca > 0.0:
+            dy = math.sqrt(thr * ca / det)
+            rec[g, R_DYE] = dy
+            rec[g, R_SHIFT] = cb * dy / (2.0 * ca)
+        else:
+            rec[g, R_THR] = -1.0
+            rec[g, R_DYE] = 0.0
+            rec[g, R_SHIFT] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def reduce_pairs(pair_off, pair_grads, out, g0, g1):
+    """out[g] = sum of g's pair-gradient rows (contiguous, in pair order), for g0 <= g < g1."""
+    for g in range(g0, g1):
+        for p in range(pair_off[g], pair_off[g + 1]):
+            for j in range(N_PAIR_GRADS):
+                out[g, j] += pair_grads[p, j]
 
 
 @njit(**_OPTS)
 def raster_fwd(
-    m2d, conic, color, opac, thr, ext, depth, n_per_cam, tile_off, tile_gid, tiles, tiles_x,
-    lx, ly, tox, toy, bg, consts, out_img, out_T, out_last, entry_rows,
+    rec, tile_off, tile_gid, tiles, tiles_x, lx, ly, tox, toy, bg, consts, out_img, out_T,
+    out_last, entry_rows,
 ):  # fmt: skip
     """Composite the sorted Gaussians of the given tiles front to back.
 
     Args:
-        m2d [G,2], conic [G,3], color [G,3], depth [G]: projected Gaussians
-            (gid = c * n_per_cam + n); opac, thr: [n_per_cam] opacities and ln(255 o) + margin;
-            ext: [G, 2] from :func:`ellipse_extents`.
+        rec: [G, REC] projected Gaussians packed by :func:`pack_records`
+            (gid = c * N + n).
         tile_off, tile_gid: from :func:`bin_tiles`; tiles: the tile ids this call composites
             (threads get disjoint lists).
         lx, ly: [TILE_PIX] pixel-centre offsets inside a tile; tox, toy: tile origins as floats.
         bg: [C,3] backgrounds; consts: typed constants.
         out_img: [C,H,W,4] colour (background added) and accumulated depth (not normalized).
         out_T: [C,H,W] final transmittance; out_last: [C,H,W] int32 index (within the tile
-            list) of the last Gaussian composited, -1 if none.
+            list) of the last entry that may have been composited: the one before the stop
+            where T fell below 1e-4, else the tile's last entry (-1: empty tile).
         entry_rows: [P] int32 output, the rows each entry touched (r0 | r1 << 8; -1 = none),
             for the backward.
     """
     H, W = out_T.shape[1], out_T.shape[2]
     ntile = tiles_x * ((H + TILE - 1) // TILE)
-    one, zero, half = consts[C_ONE], consts[C_ZERO], consts[C_HALF]
+    one, zero = consts[C_ONE], consts[C_ZERO]
     amax, amin, tmin, pmax = consts[C_AMAX], consts[C_AMIN], consts[C_TMIN], consts[C_PMAX]
     xlo = lx[0] - consts[C_XMARGIN]
     xhi = lx[TILE - 1] + consts[C_XMARGIN]
-    S = np.empty(FWD_STATE, dtype=m2d.dtype)
+    huge = consts[C_HUGE]
+    S = np.empty(FWD_STATE, dtype=rec.dtype)
     for k in range(_P):
         S[O_LX + k] = lx[k]
         S[O_LY + k] = ly[k]
@@ -211,39 +246,39 @@ def raster_fwd(
             S[O_G + k] = zero
             S[O_B + k] = zero
             S[O_D + k] = zero
-            S[O_LAST + k] = -one
-            S[O_ALIVE + k] = one
+            S[O_LAST + k] = huge  # "may still composite anything"; the stop index once T < 1e-4
         start, end = tile_off[tile], tile_off[tile + 1]
+        nlast = np.int32(end - start - 1)
         li = -one  # list index as a float: the state buffer is all one dtype
         for i in range(start, end):
             li += one
-            g = tile_gid[i]
-            n = g - c * n_per_cam
-            u = m2d[g, 0] - ox
-            v = m2d[g, 1] - oy
-            ca = conic[g, 0] * half
-            cb = conic[g, 1]
-            cc = conic[g, 2] * half
-            r0, r1 = _row_range(u, v, ca, cb, cc, thr[n], ext[g, 0], ext[g, 1], xlo, xhi)
+            r = rec[tile_gid[i]]
+            u = r[R_U] - ox
+            v = r[R_V] - oy
+            ca, cb, cc = r[R_CA], r[R_CB], r[R_CC]
+            r0, r1 = _row_range(u, v, ca, cb, cc, r[R_THR], r[R_DYE], r[R_SHIFT], xlo, xhi)
             if r0 > r1:
                 entry_rows[i] = -1
                 continue
             entry_rows[i] = r0 | (r1 << 8)
-            o = opac[n]
-            cr, cg, cbl = color[g, 0], color[g, 1], color[g, 2]
-            z = depth[g]
+            o = r[R_O]
+            cr, cg, cbl = r[R_R], r[R_G], r[R_B]
+            z = r[R_Z]
             for row in range(r0, r1 + 1):
                 # a fixed 16-lane trip count: one vector per row, no scalar remainder
                 kb = np.uint64(row * TILE)
+                dy = ly[kb] - v  # constant along the row
+                bdy = cb * dy
+                cdy2 = cc * dy * dy
                 for j in range(np.uint64(TILE)):
                     k = kb + j
                     dx = S[O_LX + k] - u
-                    dy = S[O_LY + k] - v
-                    p = ca * dx * dx + cc * dy * dy + cb * dx * dy
+                    p = dx * (ca * dx + bdy) + cdy2
                     al = min(amax, o * exp_neg(min(max(p, zero), pmax)))
                     tk = S[O_T + k]
                     nt = tk * (one - al)
-                    valid = (al >= amin) & (p >= zero) & (S[O_ALIVE + k] > zero)
+                    lk = S[O_LAST + k]
+                    valid = (al >= amin) & (p >= zero) & (li <= lk)
                     ok = valid & (nt >= tmin)
                     w = al * tk if ok else zero
                     S[O_R + k] += w * cr
@@ -251,13 +286,13 @@ def raster_fwd(
                     S[O_B + k] += w * cbl
                     S[O_D + k] += w * z
                     S[O_T + k] = nt if ok else tk
-                    S[O_LAST + k] = li if ok else S[O_LAST + k]
-                    S[O_ALIVE + k] = zero if (valid & (nt < tmin)) else S[O_ALIVE + k]
+                    # stopping here: no entry from this one on may contribute
+                    S[O_LAST + k] = li - one if (valid & (nt < tmin)) else lk
             if (i - start) % 32 == 31:
-                anyalive = zero
+                alive = zero
                 for k in range(np.uint64(_P)):
-                    anyalive = max(anyalive, S[O_ALIVE + k])
-                if anyalive == zero:
+                    alive = max(alive, S[O_LAST + k])
+                if alive < huge:
                     break
         px0 = int(tx * TILE)
         py0 = int(ty * TILE)
@@ -272,18 +307,19 @@ def raster_fwd(
                 out_img[c, py, px, 2] = S[O_B + k] + tk * bg[c, 2]
                 out_img[c, py, px, 3] = S[O_D + k]
                 out_T[c, py, px] = tk
-                out_last[c, py, px] = np.int32(S[O_LAST + k])
+                lk = S[O_LAST + k]
+                out_last[c, py, px] = np.int32(lk) if lk < huge else nlast
 
 
 @njit(**_OPTS)
 def raster_bwd(
-    m2d, conic, color, opac, depth, n_per_cam, tile_off, tile_gid, tile_pid, tiles, tiles_x,
-    lx, ly, tox, toy, bg, consts, out_T, out_last, entry_rows, g_img, g_alpha, pair_grads,
+    rec, tile_off, tile_gid, tile_pid, tiles, tiles_x, lx, ly, tox, toy, bg, consts, out_T,
+    out_last, entry_rows, g_img, g_alpha, pair_grads,
 ):  # fmt: skip
     """Backward of :func:`raster_fwd`, back to front, one gradient slot per pair.
 
     Args:
-        m2d .. consts: as for :func:`raster_fwd`; tile_pid: pair id of each tile entry.
+        rec .. consts: as for :func:`raster_fwd`; tile_pid: pair id of each tile entry.
         out_T, out_last, entry_rows: saved by the forward.
         g_img: [C,H,W,4] upstream gradient of colour (3) and accumulated depth;
         g_alpha: [C,H,W] upstream gradient of alpha.
@@ -294,8 +330,9 @@ def raster_bwd(
     ntile = tiles_x * ((H + TILE - 1) // TILE)
     one, zero, half = consts[C_ONE], consts[C_ZERO], consts[C_HALF]
     amax, amin, pmax = consts[C_AMAX], consts[C_AMIN], consts[C_PMAX]
-    S = np.empty(BWD_STATE, dtype=m2d.dtype)
-    acc = np.empty(N_PAIR_GRADS * TILE, dtype=m2d.dtype)
+    S = np.empty(BWD_STATE, dtype=rec.dtype)
+    acc = np.empty(N_PAIR_GRADS * LANES, dtype=rec.dtype)
+    rowlast = np.empty(TILE, dtype=rec.dtype)
     for k in range(_P):
         S[O_LX + k] = lx[k]
         S[O_LY + k] = ly[k]
@@ -341,6 +378,11 @@ def raster_bwd(
             S[B_LAST + k] = lst
             lastf = max(lastf, S[B_LAST + k])
             S[O_SD + k] = zero
+        for row in range(TILE):  # a row whose pixels all stopped before entry i can be skipped
+            m = -one
+            for j in range(TILE):
+                m = max(m, S[B_LAST + np.uint64(row * TILE + j)])
+            rowlast[row] = m
         start = tile_off[tile]
         li = lastf + one  # the list index as a float, like the state buffer
         for i in range(start + maxlast, start - 1, -1):
@@ -350,49 +392,49 @@ def raster_bwd(
                 continue
             r0 = rr & 255
             r1 = rr >> 8
-            g = tile_gid[i]
-            u = m2d[g, 0] - ox
-            v = m2d[g, 1] - oy
-            ca = conic[g, 0] * half
-            cb = conic[g, 1]
-            cc = conic[g, 2] * half
-            o = opac[g - c * n_per_cam]
-            cr, cg, cbl = color[g, 0], color[g, 1], color[g, 2]
-            z = depth[g]
-            for j in range(np.uint64(N_PAIR_GRADS * TILE)):
+            r = rec[tile_gid[i]]
+            u = r[R_U] - ox
+            v = r[R_V] - oy
+            ca, cb, cc = r[R_CA], r[R_CB], r[R_CC]
+            o = r[R_O]
+            cr, cg, cbl = r[R_R], r[R_G], r[R_B]
+            z = r[R_Z]
+            for j in range(np.uint64(N_PAIR_GRADS * LANES)):
                 acc[j] = zero
             for row in range(r0, r1 + 1):
+                if rowlast[row] < li:
+                    continue
                 kb = np.uint64(row * TILE)
-                for j in range(np.uint64(TILE)):
+                dy = ly[kb] - v  # constant along the row
+                bdy = cb * dy
+                cdy2 = cc * dy * dy
+                for j in range(np.uint64(LANES)):
                     k = kb + j
                     dx = S[O_LX + k] - u
-                    dy = S[O_LY + k] - v
-                    p = ca * dx * dx + cc * dy * dy + cb * dx * dy
-                    e = exp_neg(min(max(p, zero), pmax))
-                    oe = o * e
+                    p = dx * (ca * dx + bdy) + cdy2
+                    oe = o * exp_neg(min(max(p, zero), pmax))
                     al = min(amax, oe)
                     valid = (li <= S[B_LAST + k]) & (al >= amin) & (p >= zero)
-                    om = one - al
-                    iom = one / om
+                    iom = one / (one - al)
                     tk = S[O_T + k]
-                    tb = tk * iom
+                    tb = tk * iom  # transmittance in front of this Gaussian
                     w = al * tb if valid else zero
                     sr, sg, sb, sd = S[O_SR + k], S[O_SG + k], S[O_SB + k], S[O_SD + k]
                     dr, dg, db, dd = S[O_DR + k], S[O_DG + k], S[O_DB + k], S[O_DD + k]
-                    dlda = (
-                        dr * (tb * cr - sr * iom) + dg * (tb * cg - sg * iom)
-                        + db * (tb * cbl - sb * iom) + dd * (tb * z - sd * iom)
-                        + S[O_DAT + k] * iom
+                    # d out / d alpha = (T_after * c - sum behind) / (1 - alpha), per channel
+                    dlda = iom * (
+                        dr * (tk * cr - sr) + dg * (tk * cg - sg) + db * (tk * cbl - sb)
+                        + dd * (tk * z - sd) + S[O_DAT + k]
                     )  # fmt: skip
-                    live = valid & (oe <= amax)
-                    dlda = dlda if live else zero
-                    dldp = -dlda * al
-                    acc[A0 + j] += dldp * (ca * dx + ca * dx + cb * dy)
-                    acc[A1 + j] += dldp * (cc * dy + cc * dy + cb * dx)
+                    # d loss / d power where alpha = o exp(-power) is not clamped
+                    dldp = -dlda * al if (valid & (oe <= amax)) else zero
+                    # moments of dldp: the conic, centre and opacity gradients follow from them
+                    acc[A0 + j] += dldp * dx
+                    acc[A1 + j] += dldp * dy
                     acc[A2 + j] += dldp * dx * dx
                     acc[A3 + j] += dldp * dx * dy
                     acc[A4 + j] += dldp * dy * dy
-                    acc[A5 + j] += dlda * e
+                    acc[A5 + j] += dldp
                     acc[A6 + j] += w * dr
                     acc[A7 + j] += w * dg
                     acc[A8 + j] += w * db
@@ -405,10 +447,13 @@ def raster_bwd(
             out = pair_grads[tile_pid[i]]
             for m in range(N_PAIR_GRADS):
                 tot = zero
-                for j in range(TILE):
-                    tot += acc[m * TILE + j]
+                for j in range(LANES):
+                    tot += acc[m * LANES + j]
                 out[m] = tot
-            out[0] = -out[0]
-            out[1] = -out[1]
+            mx, my = out[0], out[1]
+            # power = ca dx^2 + cb dx dy + cc dy^2 with dx = px - u, dy = py - v
+            out[0] = -(ca + ca) * mx - cb * my
+            out[1] = -(cc + cc) * my - cb * mx
             out[2] *= half
             out[4] *= half
+            out[5] = -out[5] / o  # d alpha / d o = alpha / o where unclamped
