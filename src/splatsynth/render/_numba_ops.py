@@ -36,10 +36,9 @@ def _ranges(n: int, parts: int) -> list[tuple[int, int]]:
 
 
 def _deal(tile_off: np.ndarray, nth: int) -> list[np.ndarray]:
-    """Non-empty tiles dealt to threads, most expensive first, in snake order (0 1 1 0 0 1 ..)."""
+    """All tiles dealt to threads, most expensive first, in snake order (0 1 1 0 0 1 ..)."""
     cost = np.diff(tile_off)
-    tiles = np.flatnonzero(cost)
-    tiles = tiles[np.argsort(-cost[tiles], kind="stable")]
+    tiles = np.argsort(-cost, kind="stable")
     if nth == 1 or tiles.size < 2:
         return [tiles]
     k = np.arange(tiles.size) % (2 * nth)
@@ -132,10 +131,11 @@ class RasterFn(torch.autograd.Function):
         a_dep = _np(depth).reshape(C * N)
         a_rad = _np(radii).reshape(C * N, 2)
         a_op, a_bg = _np(opac), _np(bg)
-        img = np.zeros((C, height, width, 4), dt)
-        img[..., :3] = a_bg[:, None, None, :]
-        T = np.ones((C, height, width), dt)
-        last = np.full((C, height, width), -1, np.int32)
+        rgb = np.empty((C, height, width, 3), dt)  # the kernel writes every pixel
+        dacc = np.empty((C, height, width, 1), dt)
+        alpha = np.empty((C, height, width, 1), dt)
+        T = np.empty((C, height, width), dt)
+        last = np.empty((C, height, width), np.int32)
         G = C * N
         rec = np.empty((G, REC), dt)
         run_parallel(pack_records, [(a_m2d, a_con, a_col, a_op, a_dep, max(N, 1), consts, rec)
@@ -149,16 +149,12 @@ class RasterFn(torch.autograd.Function):
         P = tile_gid.shape[0]
         dealt = _deal(tile_off, nth if P >= _MIN_PARALLEL else 1)
         entry_rows = np.full(P, -1, np.int32)
-        if P > 0:
-            rest = (tiles_x, lx, ly, tox, toy, a_bg, consts, img, T, last, entry_rows)
-            run_parallel(raster_fwd, [(rec, tile_off, tile_gid, tl) + rest for tl in dealt])
+        rest = (tiles_x, lx, ly, tox, toy, a_bg, consts, rgb, dacc, alpha, T, last, entry_rows)
+        run_parallel(raster_fwd, [(rec, tile_off, tile_gid, tl) + rest for tl in dealt])
         ctx.save_for_backward(m2d, bg)
         ctx.state = (pair_off, tile_off, tile_gid, tile_pid, dealt, (lx, ly, tox, toy),
                      consts, tiles_x, T, last, entry_rows, rec)  # fmt: skip
-        rgb = torch.from_numpy(img[..., :3])
-        dacc = torch.from_numpy(img[..., 3:])
-        alpha = torch.from_numpy((1 - T)[..., None])
-        return rgb, dacc, alpha
+        return torch.from_numpy(rgb), torch.from_numpy(dacc), torch.from_numpy(alpha)
 
     @staticmethod
     def backward(ctx, g_rgb, g_dacc, g_alpha):
@@ -171,17 +167,15 @@ class RasterFn(torch.autograd.Function):
         C, N = m2d.shape[0], m2d.shape[1]
         H, W = T.shape[1], T.shape[2]
         dt = consts.dtype
-        g_img = np.zeros((C, H, W, 4), dt)
-        if g_rgb is not None:
-            g_img[..., :3] = g_rgb.detach().numpy()
-        if g_dacc is not None:
-            g_img[..., 3] = g_dacc.detach().numpy()[..., 0]
-        g_a = _grad_or_zeros(None if g_alpha is None else g_alpha[..., 0], (C, H, W), dt)
+        g_c = _grad_or_zeros(g_rgb, (C, H, W, 3), dt)
+        g_d = _grad_or_zeros(g_dacc, (C, H, W, 1), dt)
+        g_a = _grad_or_zeros(g_alpha, (C, H, W, 1), dt)
         P = tile_gid.shape[0]
         g2d = np.zeros((C * N, N_PAIR_GRADS), dt)
         if P > 0:
             pair_grads = np.zeros((P, N_PAIR_GRADS), dt)
-            rest = (tiles_x, *offs, _np(bg), consts, T, last, entry_rows, g_img, g_a, pair_grads)
+            rest = (tiles_x, *offs, _np(bg), consts, T, last, entry_rows, g_c, g_d, g_a,
+                    pair_grads)  # fmt: skip
             run_parallel(raster_bwd, [(rec, tile_off, tile_gid, tile_pid, tl) + rest
                                       for tl in dealt])  # fmt: skip
             # per-Gaussian sums over its contiguous pair slots, in slot order

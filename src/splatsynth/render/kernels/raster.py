@@ -203,8 +203,8 @@ def reduce_pairs(pair_off, pair_grads, out, g0, g1):
 
 @njit(**_OPTS)
 def raster_fwd(
-    rec, tile_off, tile_gid, tiles, tiles_x, lx, ly, tox, toy, bg, consts, out_img, out_T,
-    out_last, entry_rows,
+    rec, tile_off, tile_gid, tiles, tiles_x, lx, ly, tox, toy, bg, consts, out_rgb, out_depth,
+    out_alpha, out_T, out_last, entry_rows,
 ):  # fmt: skip
     """Composite the sorted Gaussians of the given tiles front to back.
 
@@ -212,10 +212,11 @@ def raster_fwd(
         rec: [G, REC] projected Gaussians packed by :func:`pack_records`
             (gid = c * N + n).
         tile_off, tile_gid: from :func:`bin_tiles`; tiles: the tile ids this call composites
-            (threads get disjoint lists).
+            (threads get disjoint lists that together cover every tile, empty ones included).
         lx, ly: [TILE_PIX] pixel-centre offsets inside a tile; tox, toy: tile origins as floats.
         bg: [C,3] backgrounds; consts: typed constants.
-        out_img: [C,H,W,4] colour (background added) and accumulated depth (not normalized).
+        out_rgb: [C,H,W,3] colour over the background; out_depth: [C,H,W,1] accumulated
+            depth (not divided by alpha); out_alpha: [C,H,W,1] 1 - final transmittance.
         out_T: [C,H,W] final transmittance; out_last: [C,H,W] int32 index (within the tile
             list) of the last entry that may have been composited: the one before the stop
             where T fell below 1e-4, else the tile's last entry (-1: empty tile).
@@ -302,10 +303,11 @@ def raster_fwd(
             px = px0 + kk % TILE
             if py < H and px < W:
                 tk = S[O_T + k]
-                out_img[c, py, px, 0] = S[O_R + k] + tk * bg[c, 0]
-                out_img[c, py, px, 1] = S[O_G + k] + tk * bg[c, 1]
-                out_img[c, py, px, 2] = S[O_B + k] + tk * bg[c, 2]
-                out_img[c, py, px, 3] = S[O_D + k]
+                out_rgb[c, py, px, 0] = S[O_R + k] + tk * bg[c, 0]
+                out_rgb[c, py, px, 1] = S[O_G + k] + tk * bg[c, 1]
+                out_rgb[c, py, px, 2] = S[O_B + k] + tk * bg[c, 2]
+                out_depth[c, py, px, 0] = S[O_D + k]
+                out_alpha[c, py, px, 0] = one - tk
                 out_T[c, py, px] = tk
                 lk = S[O_LAST + k]
                 out_last[c, py, px] = np.int32(lk) if lk < huge else nlast
@@ -314,15 +316,14 @@ def raster_fwd(
 @njit(**_OPTS)
 def raster_bwd(
     rec, tile_off, tile_gid, tile_pid, tiles, tiles_x, lx, ly, tox, toy, bg, consts, out_T,
-    out_last, entry_rows, g_img, g_alpha, pair_grads,
+    out_last, entry_rows, g_rgb, g_depth, g_alpha, pair_grads,
 ):  # fmt: skip
     """Backward of :func:`raster_fwd`, back to front, one gradient slot per pair.
 
     Args:
         rec .. consts: as for :func:`raster_fwd`; tile_pid: pair id of each tile entry.
         out_T, out_last, entry_rows: saved by the forward.
-        g_img: [C,H,W,4] upstream gradient of colour (3) and accumulated depth;
-        g_alpha: [C,H,W] upstream gradient of alpha.
+        g_rgb [C,H,W,3], g_depth [C,H,W,1], g_alpha [C,H,W,1]: upstream gradients.
         pair_grads: [P, N_PAIR_GRADS] output, one row per pair (rows of pairs that touch no
             pixel stay as given, so pass zeros).
     """
@@ -354,11 +355,11 @@ def raster_bwd(
             if py < H and px < W:
                 tf = out_T[c, py, px]
                 S[O_T + k] = tf
-                S[O_DR + k] = g_img[c, py, px, 0]
-                S[O_DG + k] = g_img[c, py, px, 1]
-                S[O_DB + k] = g_img[c, py, px, 2]
-                S[O_DD + k] = g_img[c, py, px, 3]
-                S[O_DAT + k] = g_alpha[c, py, px] * tf
+                S[O_DR + k] = g_rgb[c, py, px, 0]
+                S[O_DG + k] = g_rgb[c, py, px, 1]
+                S[O_DB + k] = g_rgb[c, py, px, 2]
+                S[O_DD + k] = g_depth[c, py, px, 0]
+                S[O_DAT + k] = g_alpha[c, py, px, 0] * tf
                 S[O_SR + k] = tf * bg[c, 0]
                 S[O_SG + k] = tf * bg[c, 1]
                 S[O_SB + k] = tf * bg[c, 2]
