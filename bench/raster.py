@@ -125,7 +125,10 @@ def bench_backend(scene: dict, backend: str, repeats: int, warmup: int,
     try:
         base = _reset_peak()
         params = {k: v.clone().requires_grad_(True) for k, v in scene["params"].items()}
-        opt = torch.optim.Adam(params.values(), lr=1e-4)
+        try:  # torch's fused CPU Adam: ~9x faster than the default loop over tensors
+            opt = torch.optim.Adam(params.values(), lr=1e-4, fused=True)
+        except (RuntimeError, TypeError):
+            opt = torch.optim.Adam(params.values(), lr=1e-4)
 
         def forward():
             return render(scene, params, backend)

@@ -193,7 +193,8 @@ def test_import_compiles_nothing_and_skips_gsplat():
         "import sys, splatsynth.render, splatsynth.render.kernels.raster as R, "
         "splatsynth.render.kernels.projection as P\n"
         "assert 'gsplat' not in sys.modules\n"
-        "fns = [R.bin_tiles, R.raster_fwd, R.raster_bwd, P.project_fwd, P.project_bwd]\n"
+        "fns = [R.bin_tiles, R.depth_order, R.raster_fwd, R.raster_bwd, P.project_fwd,"
+        " P.project_bwd]\n"
         "assert all(len(f.signatures) == 0 for f in fns), [f.signatures for f in fns]\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

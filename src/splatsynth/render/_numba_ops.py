@@ -115,7 +115,7 @@ class RasterFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, m2d, conic, color, opac, depth, bg, radii, width, height):
         from .kernels._common import TILE, TILE_PIX, make_consts
-        from .kernels.raster import REC, bin_tiles, pack_records, raster_fwd
+        from .kernels.raster import REC, bin_tiles, depth_order, pack_records, raster_fwd
 
         C, N = m2d.shape[0], m2d.shape[1]
         dt = _np(m2d).dtype
@@ -141,9 +141,8 @@ class RasterFn(torch.autograd.Function):
         run_parallel(pack_records, [(a_m2d, a_con, a_col, a_op, a_dep, max(N, 1), consts, rec)
                                     + r for r in _ranges(G, _threads_for(G))] or
                      [(a_m2d, a_con, a_col, a_op, a_dep, 1, consts, rec, 0, 0)])  # fmt: skip
-        # (camera, depth, gid) order; stable, so equal depths keep gid order
-        order = np.argsort(a_dep.reshape(C, N), axis=1, kind="stable")
-        order = (order + (np.arange(C) * N)[:, None]).reshape(-1)
+        bits = a_dep.view(np.uint32 if dt == np.float32 else np.uint64)
+        order = depth_order(bits, N, C)  # (camera, depth, gid)
         pair_off, tile_off, tile_gid, tile_pid = bin_tiles(a_m2d, a_rad, order, N, C, tiles_x,
                                                            tiles_y)  # fmt: skip
         P = tile_gid.shape[0]

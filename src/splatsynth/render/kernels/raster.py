@@ -65,6 +65,43 @@ def _tile_rect(u, v, rx, ry, tiles_x, tiles_y):
 
 
 @njit(cache=True, nogil=True)
+def depth_order(bits, n_per_cam, num_cams):
+    """[G] gids sorted by (camera, depth, gid): a stable LSD radix sort, 8 bits per pass.
+
+    Args:
+        bits: [G] the depths' bit patterns (``depth.view(np.uint32 | np.uint64)``). Depths of
+            visible Gaussians are positive (z >= near > 0), and for positive floats the bit
+            pattern orders like the value; culled ones hold 0 and are never binned. float64
+            depths sort on all 64 bits, so close depths are never merged.
+    """
+    passes = bits.itemsize
+    order = np.empty(bits.shape[0], dtype=np.int64)
+    tmp = np.empty(n_per_cam, dtype=np.int64)
+    cnt = np.empty(257, dtype=np.int64)
+    for c in range(num_cams):
+        base = c * n_per_cam
+        src = order[base:base + n_per_cam]
+        for i in range(n_per_cam):
+            src[i] = base + i
+        dst = tmp
+        for ps in range(passes):
+            shift = 8 * ps
+            cnt[:] = 0
+            for i in range(n_per_cam):
+                cnt[((bits[src[i]] >> shift) & 255) + 1] += 1
+            for b in range(256):
+                cnt[b + 1] += cnt[b]
+            for i in range(n_per_cam):
+                d = (bits[src[i]] >> shift) & 255
+                dst[cnt[d]] = src[i]
+                cnt[d] += 1
+            src, dst = dst, src
+        if passes % 2 == 1:  # the result sits in tmp
+            order[base:base + n_per_cam] = tmp
+    return order
+
+
+@njit(cache=True, nogil=True)
 def bin_tiles(m2d, radii, order, n_per_cam, num_cams, tiles_x, tiles_y):
     """Assign Gaussians to the tiles their screen extent touches, front to back per tile.
 
