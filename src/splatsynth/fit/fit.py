@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -59,17 +58,6 @@ class FitResult:
     history: list[dict]
     config: FitConfig
     train_views: list[int] = field(default_factory=list)
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int):
-    # The numba kernels own the cores; torch's pool competing with them costs ~10x.
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _bbox(mask: np.ndarray | None, margin: int, w: int, h: int) -> tuple[int, int, int, int]:
@@ -175,75 +163,74 @@ def fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
                disable=not cfg.progress, leave=False)
     t_loop = time.perf_counter()
     ema_loss, ema_psnr = None, None
-    with _torch_threads(1):
-        for step in bar:
-            if not order:
-                order = [train[i] for i in torch.randperm(len(train), generator=gen).tolist()]
-            vi = order.pop()
-            cam = scene.views[vi].camera
-            lr_means = exp_decay(step - 1, cfg.iterations, cfg.lr_position)
-            optimizer.param_groups[0]["lr"] = lr_means
-            if pose_opt is not None:
-                # Poses settle as the Gaussians do; a decaying rate stops late drift.
-                pose_opt.param_groups[0]["lr"] = exp_decay(step - 1, cfg.iterations, cfg.lr_pose,
-                                                           0.1)
-            deg = active_sh_degree(step - 1, cfg.sh_degree, cfg.sh_increase_every)
-            if has_masks and cfg.random_background:
-                bg = torch.rand(3, generator=gen)
-            else:
-                bg = fixed_bg
-            img, mask = images[vi], masks[vi]
-            target = img if mask is None else img * mask[..., None] + bg * (1 - mask[..., None])
-            viewmat = w2cs[vi][None]
-            if poses is not None and step > cfg.pose_warmup:
-                viewmat = poses(viewmat, vi)
-            sh = torch.cat([params["sh_dc"], params["sh_rest"]], 1)[:, :num_sh_coeffs(deg)]
-            out = rasterize(params["means"], params["quats"], torch.exp(params["log_scales"]),
-                            torch.sigmoid(params["opacity_logits"]), sh, viewmat, Ks[vi][None],
-                            cam.w, cam.h, sh_degree=deg, backgrounds=bg[None],
-                            backend=cfg.backend)
-            rgb, alpha = out.colors[0, ..., :3], out.alphas[0, ..., 0]
-            x0, y0, x1, y1 = boxes[vi]
-            loss = l1_ssim_loss(rgb[y0:y1, x0:x1], target[y0:y1, x0:x1], cfg.ssim_lambda)
-            if mask is not None and cfg.mask_weight > 0:
-                loss = loss + cfg.mask_weight * alpha_mask_loss(alpha, mask)
-            if mcmc is not None:
-                loss = loss + cfg.opacity_reg * opacity_regularizer(
-                    torch.sigmoid(params["opacity_logits"]))
-                loss = loss + cfg.scale_reg * scale_regularizer(torch.exp(params["log_scales"]))
-            if cfg.aniso_reg > 0:
-                loss = loss + cfg.aniso_reg * anisotropy_regularizer(
-                    torch.exp(params["log_scales"]), cfg.aniso_max_ratio)
-            if not torch.isfinite(loss):
-                raise SplatsynthError(f"scene {scene.scene_id}: the fit diverged at step {step} "
-                                      f"(loss is {loss.item()}); try a lower fit.lr_position")
-            optimizer.zero_grad(set_to_none=True)
-            if pose_opt is not None:
-                pose_opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if classic is not None:
-                classic.accumulate(params)
-            optimizer.step()
-            if pose_opt is not None and step > cfg.pose_warmup:
-                pose_opt.step()
-            if mcmc is not None:
-                if refine_now(step, cfg.refine_start, cfg.refine_every, refine_stop):
-                    mcmc.relocate(params, optimizer)
-                mcmc.add_noise(params, lr_means)
-            elif classic is not None and refine_now(step, cfg.refine_start, cfg.refine_every,
-                                                     refine_stop):
-                classic.refine(params, optimizer)
-            _check_diverged(scene.scene_id, step, params)
+    for step in bar:
+        if not order:
+            order = [train[i] for i in torch.randperm(len(train), generator=gen).tolist()]
+        vi = order.pop()
+        cam = scene.views[vi].camera
+        lr_means = exp_decay(step - 1, cfg.iterations, cfg.lr_position)
+        optimizer.param_groups[0]["lr"] = lr_means
+        if pose_opt is not None:
+            # Poses settle as the Gaussians do; a decaying rate stops late drift.
+            pose_opt.param_groups[0]["lr"] = exp_decay(step - 1, cfg.iterations, cfg.lr_pose,
+                                                       0.1)
+        deg = active_sh_degree(step - 1, cfg.sh_degree, cfg.sh_increase_every)
+        if has_masks and cfg.random_background:
+            bg = torch.rand(3, generator=gen)
+        else:
+            bg = fixed_bg
+        img, mask = images[vi], masks[vi]
+        target = img if mask is None else img * mask[..., None] + bg * (1 - mask[..., None])
+        viewmat = w2cs[vi][None]
+        if poses is not None and step > cfg.pose_warmup:
+            viewmat = poses(viewmat, vi)
+        sh = torch.cat([params["sh_dc"], params["sh_rest"]], 1)[:, :num_sh_coeffs(deg)]
+        out = rasterize(params["means"], params["quats"], torch.exp(params["log_scales"]),
+                        torch.sigmoid(params["opacity_logits"]), sh, viewmat, Ks[vi][None],
+                        cam.w, cam.h, sh_degree=deg, backgrounds=bg[None],
+                        backend=cfg.backend)
+        rgb, alpha = out.colors[0, ..., :3], out.alphas[0, ..., 0]
+        x0, y0, x1, y1 = boxes[vi]
+        loss = l1_ssim_loss(rgb[y0:y1, x0:x1], target[y0:y1, x0:x1], cfg.ssim_lambda)
+        if mask is not None and cfg.mask_weight > 0:
+            loss = loss + cfg.mask_weight * alpha_mask_loss(alpha, mask)
+        if mcmc is not None:
+            loss = loss + cfg.opacity_reg * opacity_regularizer(
+                torch.sigmoid(params["opacity_logits"]))
+            loss = loss + cfg.scale_reg * scale_regularizer(torch.exp(params["log_scales"]))
+        if cfg.aniso_reg > 0:
+            loss = loss + cfg.aniso_reg * anisotropy_regularizer(
+                torch.exp(params["log_scales"]), cfg.aniso_max_ratio)
+        if not torch.isfinite(loss):
+            raise SplatsynthError(f"scene {scene.scene_id}: the fit diverged at step {step} "
+                                  f"(loss is {loss.item()}); try a lower fit.lr_position")
+        optimizer.zero_grad(set_to_none=True)
+        if pose_opt is not None:
+            pose_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if classic is not None:
+            classic.accumulate(params)
+        optimizer.step()
+        if pose_opt is not None and step > cfg.pose_warmup:
+            pose_opt.step()
+        if mcmc is not None:
+            if refine_now(step, cfg.refine_start, cfg.refine_every, refine_stop):
+                mcmc.relocate(params, optimizer)
+            mcmc.add_noise(params, lr_means)
+        elif classic is not None and refine_now(step, cfg.refine_start, cfg.refine_every,
+                                                 refine_stop):
+            classic.refine(params, optimizer)
+        _check_diverged(scene.scene_id, step, params)
 
-            with torch.no_grad():
-                mse = float(((rgb[y0:y1, x0:x1] - target[y0:y1, x0:x1]) ** 2).mean())
-            psnr = -10 * math.log10(max(mse, 1e-10))
-            ema_loss = loss.item() if ema_loss is None else 0.9 * ema_loss + 0.1 * loss.item()
-            ema_psnr = psnr if ema_psnr is None else 0.9 * ema_psnr + 0.1 * psnr
-            if step % 10 == 0 or step == cfg.iterations:
-                bar.set_postfix(loss=f"{ema_loss:.4f}", psnr=f"{ema_psnr:.2f}",
-                                n=params["means"].shape[0])
-                history.append({"step": step, "loss": ema_loss, "psnr": ema_psnr})
+        with torch.no_grad():
+            mse = float(((rgb[y0:y1, x0:x1] - target[y0:y1, x0:x1]) ** 2).mean())
+        psnr = -10 * math.log10(max(mse, 1e-10))
+        ema_loss = loss.item() if ema_loss is None else 0.9 * ema_loss + 0.1 * loss.item()
+        ema_psnr = psnr if ema_psnr is None else 0.9 * ema_psnr + 0.1 * psnr
+        if step % 10 == 0 or step == cfg.iterations:
+            bar.set_postfix(loss=f"{ema_loss:.4f}", psnr=f"{ema_psnr:.2f}",
+                            n=params["means"].shape[0])
+            history.append({"step": step, "loss": ema_loss, "psnr": ema_psnr})
     bar.close()
     timings["optimize"] = time.perf_counter() - t_loop
 
