@@ -33,6 +33,9 @@ class OutputConfig:
     """Write expected-depth maps of the orbit views (depth/cam_XXX.npy)."""
     alpha: bool = False
     """Write the orbit views' opacity as separate PNGs (alpha/cam_XXX.png)."""
+    normals: bool = False
+    """2dgs fits: write world-frame normal maps of the orbit (normals/cam_XXX.png, RGB =
+    (n + 1) / 2)."""
     contact_sheet: bool = True
     """Write contact_sheet.png: inputs, their re-renders, orbit views, ground truth if known."""
     turntable: bool = False

@@ -25,6 +25,7 @@ from .scene_io.normalize import Similarity, canonical_frame, normalize_scene
 from .scene_io.scene import Scene
 from .writers import (
     SceneAlreadyFinished,
+    atomic_write_bytes,
     atomic_write_json,
     is_scene_finished,
     project_keypoints,
@@ -187,9 +188,12 @@ def run_scene(scene_path: str | Path, out_root: str | Path, cfg: RunConfig | Non
     t = time.perf_counter()
     orbit = cfg.orbit.cameras()
     need_depth = cfg.output.depth or scene.has_keypoints
+    method = cfg.fit.method
+    want_normals = cfg.output.normals and method == "2dgs"
     orbit_r = render_cameras(g, orbit, background=bg, with_depth=need_depth,
-                             backend=cfg.fit.backend)
-    input_r = render_cameras(g, result.cameras, background=bg, backend=cfg.fit.backend)
+                             with_normals=want_normals, backend=cfg.fit.backend, method=method)
+    input_r = render_cameras(g, result.cameras, background=bg, backend=cfg.fit.backend,
+                             method=method)
     timings["render"] = time.perf_counter() - t
 
     gt_dir = scene_path / GT_ORBIT_DIR
@@ -198,7 +202,7 @@ def run_scene(scene_path: str | Path, out_root: str | Path, cfg: RunConfig | Non
         t = time.perf_counter()
         gt = load_ground_truth(gt_dir)
         gt_r = render_cameras(g, [sim.camera_to_canonical(c) for c in gt.cameras],
-                              background=bg, backend=cfg.fit.backend)
+                              background=bg, backend=cfg.fit.backend, method=method)
         metrics["ground_truth"] = score_renders(gt_r, gt, bg)
         timings["ground_truth_eval"] = time.perf_counter() - t
 
@@ -221,6 +225,8 @@ def run_scene(scene_path: str | Path, out_root: str | Path, cfg: RunConfig | Non
                     write_heatmaps_npz(tmp, kp2d, (cfg.orbit.size, cfg.orbit.size),
                                        sigma=cfg.output.heatmap_sigma)
                     outputs["heatmaps"] = "keypoints_heatmaps.npz"
+            if want_normals:
+                outputs["normals"] = _write_normal_maps(tmp, orbit_r.normals, orbit_r.alpha)
             if cfg.output.contact_sheet:
                 outputs["contact_sheet"] = _write_contact_sheet(
                     tmp, scene_n, input_r, orbit_r, gt, gt_r, bg)
@@ -233,7 +239,8 @@ def run_scene(scene_path: str | Path, out_root: str | Path, cfg: RunConfig | Non
                 # Written before the scene folder commits: a finished scene always has its
                 # MVDiffusion views; a scene that fails later leaves a folder the redo replaces.
                 mv = mvdiffusion_cameras(cfg.orbit.distance, cfg.orbit.size, cfg.orbit.focal)
-                mv_r = render_cameras(g, mv, background=bg, backend=cfg.fit.backend)
+                mv_r = render_cameras(g, mv, background=bg, backend=cfg.fit.backend,
+                                      method=method)
                 write_mvdiffusion_views(out_root, sid, mv_r.straight_rgb(bg), mv_r.alpha,
                                         cameras=mv)
                 outputs["mvdiffusion"] = f"../mvdiffusion/{sid}"
@@ -249,6 +256,18 @@ def run_scene(scene_path: str | Path, out_root: str | Path, cfg: RunConfig | Non
     sheet = out_root / sid / "contact_sheet.png"
     return SceneOutcome(sid, "done", out_root / sid, metrics, timings,
                         sheet if sheet.is_file() else None)
+
+
+def _write_normal_maps(scene_dir: Path, normals: np.ndarray, alpha: np.ndarray) -> list[str]:
+    """normals/cam_XXX.png: world-frame unit normals as RGB = (n + 1) / 2, alpha = opacity."""
+    from .writers.images import png_bytes, rgba_uint8
+
+    paths = []
+    for i, (n, a) in enumerate(zip(normals, alpha)):
+        rel = f"normals/cam_{i:03d}.png"
+        atomic_write_bytes(scene_dir / rel, png_bytes(rgba_uint8((n + 1.0) / 2.0, a)))
+        paths.append(rel)
+    return paths
 
 
 def _write_contact_sheet(scene_dir: Path, scene: Scene, input_r: Renders, orbit_r: Renders,
@@ -333,6 +352,10 @@ def load_fitted(scene_dir: str | Path) -> tuple[Gaussians, Similarity, dict]:
     return read_ply(scene_dir / "gaussians.ply"), sim, report
 
 
+def _method_of(report: dict) -> str:
+    return str(report.get("config", {}).get("fit", {}).get("method", "3dgs"))
+
+
 def _background_of(report: dict) -> tuple[float, float, float]:
     bg = report.get("config", {}).get("fit", {}).get("background", (1.0, 1.0, 1.0))
     return tuple(float(x) for x in bg)  # type: ignore[return-value]
@@ -349,7 +372,7 @@ def render_fitted(scene_dir: str | Path, cameras_json: str | Path, out_dir: str 
     cams = read_cameras_json(Path(cameras_json))
     bg = _background_of(report)
     r = render_cameras(g, [sim.camera_to_canonical(c) for c in cams], background=bg,
-                       with_depth=depth)
+                       with_depth=depth, method=_method_of(report))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = write_gslrm_views(out_dir, Path(scene_dir).name, cams, r.straight_rgb(bg),
@@ -365,7 +388,8 @@ def evaluate_fitted(scene_dir: str | Path, gt_dir: str | Path, out: str | Path |
     g, sim, report = load_fitted(scene_dir)
     gt = load_ground_truth(Path(gt_dir))
     bg = _background_of(report)
-    r = render_cameras(g, [sim.camera_to_canonical(c) for c in gt.cameras], background=bg)
+    r = render_cameras(g, [sim.camera_to_canonical(c) for c in gt.cameras], background=bg,
+                       method=_method_of(report))
     scores = score_renders(r, gt, bg)
     scores["gt"] = str(Path(gt_dir).resolve())
     path = Path(out) if out else Path(scene_dir) / f"eval_{Path(gt_dir).resolve().name}.json"

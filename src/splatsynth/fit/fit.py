@@ -16,7 +16,9 @@ from ..gaussians import Gaussians, num_sh_coeffs
 from ..losses import (
     alpha_mask_loss,
     anisotropy_regularizer,
+    depth_distortion_loss,
     l1_ssim_loss,
+    normal_consistency_loss,
     opacity_regularizer,
     scale_regularizer,
 )
@@ -110,8 +112,6 @@ def fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
                               f"{n_views} views")
     if not 0 <= cfg.sh_degree <= 3:
         raise SplatsynthError(f"fit.sh_degree must be 0..3, got {cfg.sh_degree}")
-    if cfg.method != "3dgs":
-        raise SplatsynthError(f"fit.method={cfg.method!r} is not available yet (3dgs only)")
     train = [i for i in range(n_views) if i != cfg.holdout_view]
     if not train:
         raise SplatsynthError(f"scene {scene.scene_id}: nothing left to train on")
@@ -123,6 +123,9 @@ def fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
     gen = torch.Generator().manual_seed(cfg.seed)
 
     g0 = _initial_gaussians(scene, cfg, train, rng)
+    if cfg.method == "2dgs":
+        # Surfels ignore the third scale; keep it tiny so 3DGS viewers of the PLY show discs.
+        g0.log_scales[:, 2] = math.log(1e-4)
     timings["init"] = time.perf_counter() - t_start
 
     params = {
@@ -154,8 +157,9 @@ def fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
     Ks = [torch.as_tensor(v.camera.K, dtype=torch.float32) for v in scene.views]
     fixed_bg = torch.tensor(cfg.background, dtype=torch.float32)
 
-    from ..render import rasterize
+    from ..render import rasterize, rasterize_surfels
 
+    surfels = cfg.method == "2dgs"
     refine_stop = int(cfg.refine_stop_fraction * cfg.iterations)
     history: list[dict] = []
     order: list[int] = []
@@ -185,15 +189,19 @@ def fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
         if poses is not None and step > cfg.pose_warmup:
             viewmat = poses(viewmat, vi)
         sh = torch.cat([params["sh_dc"], params["sh_rest"]], 1)[:, :num_sh_coeffs(deg)]
-        out = rasterize(params["means"], params["quats"], torch.exp(params["log_scales"]),
-                        torch.sigmoid(params["opacity_logits"]), sh, viewmat, Ks[vi][None],
-                        cam.w, cam.h, sh_degree=deg, backgrounds=bg[None],
-                        backend=cfg.backend)
+        raster = rasterize_surfels if surfels else rasterize
+        out = raster(params["means"], params["quats"], torch.exp(params["log_scales"]),
+                     torch.sigmoid(params["opacity_logits"]), sh, viewmat, Ks[vi][None],
+                     cam.w, cam.h, sh_degree=deg, backgrounds=bg[None], backend=cfg.backend)
         rgb, alpha = out.colors[0, ..., :3], out.alphas[0, ..., 0]
         x0, y0, x1, y1 = boxes[vi]
         loss = l1_ssim_loss(rgb[y0:y1, x0:x1], target[y0:y1, x0:x1], cfg.ssim_lambda)
         if mask is not None and cfg.mask_weight > 0:
             loss = loss + cfg.mask_weight * alpha_mask_loss(alpha, mask)
+        if surfels and step > cfg.regularizer_start:
+            loss = loss + cfg.depth_weight * depth_distortion_loss(out.distortion)
+            loss = loss + cfg.normal_weight * normal_consistency_loss(
+                out.normals, out.median_depths, Ks[vi][None], out.alphas)
         if mcmc is not None:
             loss = loss + cfg.opacity_reg * opacity_regularizer(
                 torch.sigmoid(params["opacity_logits"]))
@@ -248,7 +256,7 @@ def fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
         pose_report = poses.report()
 
     t_eval = time.perf_counter()
-    metrics = evaluate_views(gaussians, scene, cameras, cfg.background, cfg.backend)
+    metrics = evaluate_views(gaussians, scene, cameras, cfg.background, cfg.backend, cfg.method)
     per_view = metrics["per_view"]
     metrics["train"] = _mean_scores([per_view[i] for i in train])
     if cfg.holdout_view >= 0:
@@ -275,13 +283,15 @@ def _check_diverged(scene_id: str, step: int, params: dict) -> None:
 
 
 def evaluate_views(gaussians: Gaussians, scene: Scene, cameras: list[Camera],
-                   background: tuple[float, float, float], backend: str = "auto") -> dict:
+                   background: tuple[float, float, float], backend: str = "auto",
+                   method: str = "3dgs") -> dict:
     """Render ``cameras`` (one per scene view) and score them against the views' images.
 
     Returns:
         {"per_view": [ {psnr, psnr_masked, ssim, iou, view}, ... ]}
     """
-    renders: Renders = render_cameras(gaussians, cameras, background=background, backend=backend)
+    renders: Renders = render_cameras(gaussians, cameras, background=background, backend=backend,
+                                      method=method)
     per_view = []
     for k, v in enumerate(scene.views):
         s = score_view(renders.rgb[k], renders.alpha[k], v.image, v.mask, background)

@@ -19,11 +19,14 @@ class Renders:
         rgb: [C, H, W, 3] float32 colour composited over the background.
         alpha: [C, H, W] float32 rendered opacity.
         depth: [C, H, W] float32 expected depth (camera z), or None when not asked for.
+        normals: [C, H, W, 3] float32 unit world-frame normals (2DGS only, when asked for;
+            zero where nothing was hit).
     """
 
     rgb: np.ndarray
     alpha: np.ndarray
     depth: np.ndarray | None = None
+    normals: np.ndarray | None = None
 
     def straight_rgb(self, background: tuple[float, float, float]) -> np.ndarray:
         """[C, H, W, 3] colour with the background removed (un-premultiplied), for RGBA PNGs."""
@@ -43,16 +46,22 @@ def camera_tensors(cameras: list[Camera], dtype=torch.float32) -> tuple[torch.Te
 @torch.no_grad()
 def render_cameras(gaussians: Gaussians, cameras: list[Camera], *,
                    background: tuple[float, float, float] = (1.0, 1.0, 1.0),
-                   with_depth: bool = False, chunk: int = 8, backend: str = "auto") -> Renders:
+                   with_depth: bool = False, with_normals: bool = False, chunk: int = 8,
+                   backend: str = "auto", method: str = "3dgs") -> Renders:
     """Render ``gaussians`` at every camera (all must share one image size per chunk).
+
+    ``method`` says how the Gaussians were fitted: "3dgs" (volumes) or "2dgs" (surfels, which
+    also render normals).
 
     Returns:
         :class:`Renders` with arrays of shape [C, H, W, ...].
     """
-    from ..render import rasterize  # the rasterizer compiles lazily; keep import cheap
+    from ..render import rasterize, rasterize_surfels  # kernels compile on first use
 
+    if with_normals and method != "2dgs":
+        raise ValueError("normal maps need a 2dgs fit")
     g = gaussians
-    rgbs, alphas, depths = [], [], []
+    rgbs, alphas, depths, normals = [], [], [], []
     i = 0
     while i < len(cameras):
         head = cameras[i]
@@ -62,14 +71,26 @@ def render_cameras(gaussians: Gaussians, cameras: list[Camera], *,
             group.append(cameras[i + len(group)])
         viewmats, Ks = camera_tensors(group)
         bgs = torch.tensor([background] * len(group), dtype=torch.float32)
-        out = rasterize(g.means, g.quats_wxyz, g.scales, g.opacities, g.sh, viewmats, Ks,
-                        head.w, head.h, sh_degree=g.sh_degree, backgrounds=bgs,
-                        render_mode="RGB+ED" if with_depth else "RGB", backend=backend)
+        if method == "2dgs":
+            out = rasterize_surfels(g.means, g.quats_wxyz, g.scales, g.opacities, g.sh,
+                                    viewmats, Ks, head.w, head.h, sh_degree=g.sh_degree,
+                                    backgrounds=bgs, backend=backend)
+            if with_depth:
+                depths.extend((out.depths / out.alphas.clamp_min(1e-10))[..., 0].numpy())
+            if with_normals:
+                n = torch.nn.functional.normalize(out.normals, dim=-1)
+                # camera -> world: the rows of w2c's rotation are the camera axes in world
+                normals.extend(torch.einsum("chwj,cjk->chwk", n, viewmats[:, :3, :3]).numpy())
+        else:
+            out = rasterize(g.means, g.quats_wxyz, g.scales, g.opacities, g.sh, viewmats, Ks,
+                            head.w, head.h, sh_degree=g.sh_degree, backgrounds=bgs,
+                            render_mode="RGB+ED" if with_depth else "RGB", backend=backend)
+            if with_depth:
+                depths.extend(out.colors[..., 3].numpy())
         rgbs.extend(out.colors[..., :3].numpy())
         alphas.extend(out.alphas[..., 0].numpy())
-        if with_depth:
-            depths.extend(out.colors[..., 3].numpy())
         i += len(group)
     stack = lambda xs: np.stack(xs) if len({x.shape for x in xs}) == 1 else list(xs)  # noqa: E731
     return Renders(rgb=stack(rgbs), alpha=stack(alphas),
-                   depth=stack(depths) if with_depth else None)
+                   depth=stack(depths) if with_depth else None,
+                   normals=stack(normals) if with_normals else None)

@@ -7,6 +7,7 @@ Importing this package compiles no numba kernel and does not import gsplat; kern
 from ._threads import get_num_threads, set_num_threads
 from .api import cameras_to_tensors, rasterize, render_gaussians
 from .sh import eval_sh, num_sh_bases, rgb_from_sh, sh_from_rgb
+from .surfels import SurfelRenderOut, rasterize_surfels
 from .types import Projected, RenderOut
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "get_num_threads",
     "num_sh_bases",
     "rasterize",
+    "rasterize_surfels",
+    "SurfelRenderOut",
     "render_gaussians",
     "rgb_from_sh",
     "set_num_threads",
