@@ -198,3 +198,40 @@ def test_import_compiles_nothing_and_skips_gsplat():
         "assert all(len(f.signatures) == 0 for f in fns), [f.signatures for f in fns]\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_render_gaussians_at_cameras_matches_rasterize():
+    from splatsynth.cameras import Camera
+    from splatsynth.render import render_gaussians
+
+    s = random_scene(18, n=40, width=36, height=28, cams=2, sh_degree=2)
+    cams = [Camera(s["viewmats"][c].numpy(), s["Ks"][c, 0, 0], s["Ks"][c, 1, 1],
+                   s["Ks"][c, 0, 2], s["Ks"][c, 1, 2], 36, 28) for c in range(2)]  # fmt: skip
+    a = render_gaussians(s["means"], s["quats"], s["scales"], s["opacities"], s["colors"], cams,
+                         sh_degree=2, backgrounds=s["backgrounds"])  # fmt: skip
+    b = render(s, {}, "numba")
+    assert torch.equal(a.colors, b.colors) and torch.equal(a.radii, b.radii)
+    with pytest.raises(ValueError, match="one image size"):
+        render_gaussians(s["means"], s["quats"], s["scales"], s["opacities"], s["colors"],
+                         [cams[0], cams[1].resized(18, 14)], sh_degree=2)  # fmt: skip
+
+
+def test_forked_child_can_render():
+    """The kernel thread pool is rebuilt after fork (batch workers may fork the parent).
+
+    torch's own OpenMP pool is not fork-safe (a parallel torch op in the child hangs once the
+    parent used it), so the child runs torch at one thread, as forked workers must anyway.
+    """
+    import multiprocessing as mp
+
+    s = random_scene(19, n=5000, width=96, height=96, cams=1, dtype=torch.float32)
+    parent = render(s, {}, "numba").colors  # the parent's pool now exists
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as pool:
+        child = pool.apply_async(_render_in_child, (s,)).get(timeout=60)
+    assert torch.equal(parent, child)
+
+
+def _render_in_child(s):
+    torch.set_num_threads(1)
+    return render(s, {}, "numba").colors

@@ -47,6 +47,15 @@ def get_num_threads() -> int:
     return max(1, n)
 
 
+def _forget_pool() -> None:
+    # a forked child inherits the pool object but not its threads: submitting would hang
+    global _pool, _pool_size
+    _pool, _pool_size = None, 0
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
 def run_parallel(fn: Callable, arg_lists: Sequence[tuple]) -> None:
     """Call ``fn(*args)`` for every tuple, one per thread, and wait; re-raises the first error."""
     if len(arg_lists) == 1:
@@ -54,11 +63,11 @@ def run_parallel(fn: Callable, arg_lists: Sequence[tuple]) -> None:
         return
     global _pool, _pool_size
     with _lock:
-        if _pool is None or _pool_size < len(arg_lists):
-            if _pool is not None:
-                _pool.shutdown(wait=True)
-            _pool = ThreadPoolExecutor(len(arg_lists), thread_name_prefix="splatsynth-raster")
-            _pool_size = len(arg_lists)
+        if _pool is None or _pool_size < len(arg_lists) - 1:
+            # a replaced pool is not shut down: another thread may still be using it; its idle
+            # workers exit once it is garbage
+            _pool = ThreadPoolExecutor(len(arg_lists) - 1, thread_name_prefix="splatsynth")
+            _pool_size = len(arg_lists) - 1
         pool = _pool
     futures = [pool.submit(fn, *args) for args in arg_lists[1:]]
     fn(*arg_lists[0])  # the calling thread takes the first slice

@@ -6,6 +6,7 @@ import importlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
 import torch
 
 from .types import RenderOut
@@ -140,8 +141,8 @@ def cameras_to_tensors(
     if len(sizes) != 1:
         raise ValueError(f"all cameras must have one image size to render together, got {sizes}")
     (width, height), = sizes
-    viewmats = torch.tensor([c.w2c for c in cameras], dtype=dtype, device=device)
-    Ks = torch.tensor([c.K for c in cameras], dtype=dtype, device=device)
+    viewmats = torch.tensor(np.stack([c.w2c for c in cameras]), dtype=dtype, device=device)
+    Ks = torch.tensor(np.stack([c.K for c in cameras]), dtype=dtype, device=device)
     return viewmats, Ks, width, height
 
 
