@@ -45,10 +45,10 @@ FWD_STATE = 8 * _P
 # backward: O_LX, O_LY, O_T as above, B_LAST, then upstream gradients, suffix sums, and
 # per-lane gradient accumulators (a horizontal sum per row would cost more than the row)
 B_LAST = np.uint64(3 * _P)
-O_DR, O_DG, O_DB, O_DD, O_DAT, O_SR, O_SG, O_SB, O_SD = (
-    np.uint64(m * _P) for m in range(4, 13)
-)
-BWD_STATE = 13 * _P
+# Q: the upstream gradients dotted with the colour (and depth) of everything behind, so
+# d out / d alpha needs one running sum per pixel instead of four.
+O_DR, O_DG, O_DB, O_DD, O_DAT, O_Q = (np.uint64(m * _P) for m in range(4, 10))
+BWD_STATE = 10 * _P
 # per-lane accumulators live in their own small array: sharing the state buffer, LLVM could not
 # prove lane j (accumulators) and pixel row*16 + j (state) apart and stayed scalar.
 LANES = TILE
@@ -397,9 +397,8 @@ def raster_bwd(
                 S[O_DB + k] = g_rgb[c, py, px, 2]
                 S[O_DD + k] = g_depth[c, py, px, 0]
                 S[O_DAT + k] = g_alpha[c, py, px, 0] * tf
-                S[O_SR + k] = tf * bg[c, 0]
-                S[O_SG + k] = tf * bg[c, 1]
-                S[O_SB + k] = tf * bg[c, 2]
+                S[O_Q + k] = tf * (S[O_DR + k] * bg[c, 0] + S[O_DG + k] * bg[c, 1]
+                                   + S[O_DB + k] * bg[c, 2])  # fmt: skip
                 lst = out_last[c, py, px]
                 maxlast = max(maxlast, lst)
             else:
@@ -409,13 +408,10 @@ def raster_bwd(
                 S[O_DB + k] = zero
                 S[O_DD + k] = zero
                 S[O_DAT + k] = zero
-                S[O_SR + k] = zero
-                S[O_SG + k] = zero
-                S[O_SB + k] = zero
+                S[O_Q + k] = zero
                 lst = -1
             S[B_LAST + k] = lst
             lastf = max(lastf, S[B_LAST + k])
-            S[O_SD + k] = zero
         for row in range(TILE):  # a row whose pixels all stopped before entry i can be skipped
             m = -one
             for j in range(TILE):
@@ -457,13 +453,11 @@ def raster_bwd(
                     tk = S[O_T + k]
                     tb = tk * iom  # transmittance in front of this Gaussian
                     w = al * tb if valid else zero
-                    sr, sg, sb, sd = S[O_SR + k], S[O_SG + k], S[O_SB + k], S[O_SD + k]
                     dr, dg, db, dd = S[O_DR + k], S[O_DG + k], S[O_DB + k], S[O_DD + k]
-                    # d out / d alpha = (T_after * c - sum behind) / (1 - alpha), per channel
-                    dlda = iom * (
-                        dr * (tk * cr - sr) + dg * (tk * cg - sg) + db * (tk * cbl - sb)
-                        + dd * (tk * z - sd) + S[O_DAT + k]
-                    )  # fmt: skip
+                    gdot = dr * cr + dg * cg + db * cbl + dd * z
+                    q = S[O_Q + k]
+                    # d out / d alpha = (T_after * colour - everything behind) / (1 - alpha)
+                    dlda = iom * (tk * gdot - q + S[O_DAT + k])
                     # d loss / d power where alpha = o exp(-power) is not clamped
                     dldp = -dlda * al if (valid & (oe <= amax)) else zero
                     # moments of dldp: the conic, centre and opacity gradients follow from them
@@ -477,10 +471,7 @@ def raster_bwd(
                     acc[A7 + j] += w * dg
                     acc[A8 + j] += w * db
                     acc[A9 + j] += w * dd
-                    S[O_SR + k] = sr + w * cr
-                    S[O_SG + k] = sg + w * cg
-                    S[O_SB + k] = sb + w * cbl
-                    S[O_SD + k] = sd + w * z
+                    S[O_Q + k] = q + w * gdot
                     S[O_T + k] = tb if valid else tk
             out = pair_grads[tile_pid[i]]
             for m in range(N_PAIR_GRADS):
