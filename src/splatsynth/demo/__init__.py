@@ -8,10 +8,16 @@ from .scene import (
     project_keypoints,
     toy_mouse_scene,
 )
-from .toy_mouse import TOY_MOUSE_KEYPOINTS, Keypoints3D, keypoint_visibility, render_toy_mouse
+from .toy_mouse import (
+    TOY_MOUSE_KEYPOINTS,
+    Keypoints3D,
+    keypoint_visibility,
+    render_toy_mouse,
+    render_toy_mouse_geometry,
+)
 
 __all__ = [
     "DEMO_SCENE_ID", "TOY_MOUSE_KEYPOINTS", "Keypoints3D", "demo_rig_cameras",
     "keypoint_visibility", "make_contact_sheet", "make_demo_scene", "project_keypoints",
-    "render_toy_mouse", "toy_mouse_scene",
+    "render_toy_mouse", "render_toy_mouse_geometry", "toy_mouse_scene",
 ]

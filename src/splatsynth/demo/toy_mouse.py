@@ -355,14 +355,20 @@ def _value_noise(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def _shade(camera: Camera, prims: Primitives, u: np.ndarray, v: np.ndarray, pid: np.ndarray,
-           depth: np.ndarray) -> np.ndarray:
-    """[N, 3] straight colour of N surface samples.
+def _surface(camera: Camera, prims: Primitives, u: np.ndarray, v: np.ndarray, pid: np.ndarray,
+             depth: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Geometry of N surface samples seen along pixel rays.
 
     Args:
         u, v: [N] pixel coordinates of the samples' rays.
         pid: [N] primitive hit by each ray.
         depth: [N] camera-frame depth of each hit.
+    Returns:
+        d: [N, 3] ray directions (camera-frame z = 1, so ``p = centre + depth * d``).
+        p: [N, 3] world points.
+        q: [N, 3] the points in their primitive's local (metric) axes.
+        n_local: [N, 3] unit outward normals in the local axes.
+        n: [N, 3] unit outward normals in world.
     """
     d = (((u - camera.cx) / camera.fx)[:, None] * camera.R[0]
          + ((v - camera.cy) / camera.fy)[:, None] * camera.R[1] + camera.R[2])
@@ -374,6 +380,19 @@ def _shade(camera: Camera, prims: Primitives, u: np.ndarray, v: np.ndarray, pid:
     n_local /= np.linalg.norm(n_local, axis=1, keepdims=True)
     n = np.einsum("nij,nj->ni", A, n_local)
     n /= np.linalg.norm(n, axis=1, keepdims=True)
+    return d, p, q, n_local, n
+
+
+def _shade(camera: Camera, prims: Primitives, u: np.ndarray, v: np.ndarray, pid: np.ndarray,
+           depth: np.ndarray) -> np.ndarray:
+    """[N, 3] straight colour of N surface samples.
+
+    Args:
+        u, v: [N] pixel coordinates of the samples' rays.
+        pid: [N] primitive hit by each ray.
+        depth: [N] camera-frame depth of each hit.
+    """
+    d, p, q, n_local, n = _surface(camera, prims, u, v, pid, depth)
     mat = prims.material[pid]
 
     albedo = np.empty((len(pid), 3))
@@ -475,3 +494,50 @@ def render_toy_mouse(cameras: list[Camera], supersample: int = 2
             rgb[ci, y0:y1, x0:x1] = np.where(a[..., None] > 0, premult / a[..., None], 0.0)
         alpha[ci, y0:y1, x0:x1] = a
     return rgb, alpha
+
+
+def render_toy_mouse_geometry(cameras: list[Camera], supersample: int = 2
+                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The toy mouse's true depth and normals in each camera, from the analytic ray caster.
+
+    Depth and normal come from each pixel's centre ray (one exact surface point per pixel, no
+    blending across silhouettes); the coverage is the same ``supersample`` x ``supersample``
+    coverage :func:`render_toy_mouse` returns as its mask. No Gaussians are involved: this is
+    the ground truth to score rendered depth and normals against.
+
+    Convention: depth is camera-frame z (OpenCV, not ray length); normals are outward unit
+    normals in the world frame of the cameras, facing the camera at the first hit.
+
+    Args:
+        cameras: C cameras, all of the same size H x W.
+        supersample: rays per pixel along each axis for the coverage.
+    Returns:
+        depth: [C, H, W] float64 camera z of the first surface, 0 where the centre ray misses
+            (the renders' and :func:`~splatsynth.losses.normals_from_depth`'s "no surface").
+        normals: [C, H, W, 3] float64 unit world normals, 0 where the centre ray misses.
+        alpha: [C, H, W] float32 coverage in [0, 1] (equal to ``render_toy_mouse``'s alpha).
+    """
+    if not cameras:
+        raise ValueError("render_toy_mouse_geometry needs at least one camera")
+    H, W = cameras[0].h, cameras[0].w
+    if any((c.h, c.w) != (H, W) for c in cameras):
+        raise ValueError("render_toy_mouse_geometry: all cameras must share one image size")
+    ss = int(supersample)
+    if ss < 1:
+        raise ValueError(f"supersample must be >= 1, got {supersample}")
+    depth = np.zeros((len(cameras), H, W))
+    normals = np.zeros((len(cameras), H, W, 3))
+    alpha = np.zeros((len(cameras), H, W), np.float32)
+    for ci, cam in enumerate(cameras):
+        z, prim = _raycast(cam, TOY_MOUSE, 1)
+        jj, ii = np.nonzero(prim >= 0)
+        depth[ci, jj, ii] = z[jj, ii]
+        normals[ci, jj, ii] = _surface(cam, TOY_MOUSE, ii + 0.5, jj + 0.5, prim[jj, ii],
+                                       z[jj, ii])[4]
+        if ss == 1:
+            alpha[ci] = prim >= 0
+        else:
+            _, sub = _raycast(cam, TOY_MOUSE, ss)
+            hits = (sub >= 0).reshape(H, ss, W, ss).sum(axis=(1, 3))
+            alpha[ci] = hits / (ss * ss)
+    return depth, normals, alpha
