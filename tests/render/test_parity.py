@@ -13,6 +13,7 @@ CASES = [
     (3, 2, 2, 37, 21),
     (4, 3, 2, 40, 40),
     (5, 3, 1, 17, 64),
+    (6, 3, 6, 80, 64),  # the fit's shape: up to 6 cameras per call, non-square
 ]
 
 
@@ -72,3 +73,18 @@ def test_depth_is_expected_depth():
     d = out.colors[0, ..., 3][covered]
     assert covered.sum() > 20
     assert zc.min() - 1e-9 <= d.min() and d.max() <= zc.max() + 1e-9
+
+
+def test_rgb_mode_matches_reference():
+    """render_mode="RGB": the backward skips the depth terms (nothing depends on depth)."""
+    scene = random_scene(9, n=80, width=40, height=32, cams=2, sh_degree=2)
+    res = {}
+    for be in ("torch", "numba"):
+        t = leaves(scene)
+        out = render(scene, t, be, render_mode="RGB")
+        weighted_loss(out).backward()
+        res[be] = (out.colors.detach(), {k: t[k].grad for k in FIELDS if k != "Ks"})
+    assert res["numba"][0].shape[-1] == 3
+    assert rel_err(res["numba"][0], res["torch"][0]) <= 1e-6
+    for k, gr in res["torch"][1].items():
+        assert rel_err(res["numba"][1][k], gr) <= 1e-6, k

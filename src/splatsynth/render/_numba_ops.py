@@ -150,6 +150,7 @@ class RasterFn(torch.autograd.Function):
         entry_rows = np.full(P, -1, np.int32)
         rest = (tiles_x, lx, ly, tox, toy, a_bg, consts, rgb, dacc, alpha, T, last, entry_rows)
         run_parallel(raster_fwd, [(rec, tile_off, tile_gid, tl) + rest for tl in dealt])
+        ctx.set_materialize_grads(False)  # None for an unused output: skip its work
         ctx.save_for_backward(m2d, bg)
         ctx.state = (pair_off, tile_off, tile_gid, tile_pid, dealt, (lx, ly, tox, toy),
                      consts, tiles_x, T, last, entry_rows, rec)  # fmt: skip
@@ -174,7 +175,7 @@ class RasterFn(torch.autograd.Function):
         if P > 0:
             pair_grads = np.zeros((P, N_PAIR_GRADS), dt)
             rest = (tiles_x, *offs, _np(bg), consts, T, last, entry_rows, g_c, g_d, g_a,
-                    pair_grads)  # fmt: skip
+                    pair_grads, g_dacc is not None)  # fmt: skip
             run_parallel(raster_bwd, [(rec, tile_off, tile_gid, tile_pid, tl) + rest
                                       for tl in dealt])  # fmt: skip
             # per-Gaussian sums over its contiguous pair slots, in slot order

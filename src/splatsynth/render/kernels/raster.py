@@ -353,7 +353,7 @@ def raster_fwd(
 @njit(**_OPTS)
 def raster_bwd(
     rec, tile_off, tile_gid, tile_pid, tiles, tiles_x, lx, ly, tox, toy, bg, consts, out_T,
-    out_last, entry_rows, g_rgb, g_depth, g_alpha, pair_grads,
+    out_last, entry_rows, g_rgb, g_depth, g_alpha, pair_grads, with_depth,
 ):  # fmt: skip
     """Backward of :func:`raster_fwd`, back to front, one gradient slot per pair.
 
@@ -361,6 +361,7 @@ def raster_bwd(
         rec .. consts: as for :func:`raster_fwd`; tile_pid: pair id of each tile entry.
         out_T, out_last, entry_rows: saved by the forward.
         g_rgb [C,H,W,3], g_depth [C,H,W,1], g_alpha [C,H,W,1]: upstream gradients.
+        with_depth: False when nothing depends on the depth output (g_depth is then unused).
         pair_grads: [P, N_PAIR_GRADS] output, one row per pair (rows of pairs that touch no
             pixel stay as given, so pass zeros).
     """
@@ -454,7 +455,9 @@ def raster_bwd(
                     tb = tk * iom  # transmittance in front of this Gaussian
                     w = al * tb if valid else zero
                     dr, dg, db, dd = S[O_DR + k], S[O_DG + k], S[O_DB + k], S[O_DD + k]
-                    gdot = dr * cr + dg * cg + db * cbl + dd * z
+                    gdot = dr * cr + dg * cg + db * cbl
+                    if with_depth:  # loop-invariant: LLVM keeps a loop without it
+                        gdot += dd * z
                     q = S[O_Q + k]
                     # d out / d alpha = (T_after * colour - everything behind) / (1 - alpha)
                     dlda = iom * (tk * gdot - q + S[O_DAT + k])
@@ -470,7 +473,8 @@ def raster_bwd(
                     acc[A6 + j] += w * dr
                     acc[A7 + j] += w * dg
                     acc[A8 + j] += w * db
-                    acc[A9 + j] += w * dd
+                    if with_depth:
+                        acc[A9 + j] += w * dd
                     S[O_Q + k] = q + w * gdot
                     S[O_T + k] = tb if valid else tk
             out = pair_grads[tile_pid[i]]
