@@ -3,10 +3,14 @@
 Arrays in, arrays out; float32 or float64. Gaussians are addressed by ``gid = c * N + n``
 (camera-major), so several cameras share one pass. The kernels are plain ``nogil`` functions
 that each take a slice of the work; the caller runs one per thread with a static split (numba's
-dynamic scheduling handed all the work to one thread when another core was busy, and parallel
-loops cost minutes of cold compilation). Each (tile, Gaussian) pair writes its gradient to its
-own slot and slots are summed per Gaussian in a fixed order: results are identical on every
-run and for any thread count.
+dynamic scheduling handed all the work to one thread when another core was busy, and its
+parallel loops tripled the cold compile time). Each (tile, Gaussian) pair writes its gradient
+to its own slot and slots are summed per Gaussian in a fixed order: results are identical on
+every run and for any thread count.
+
+Inner loops run over one 16-pixel tile row with a constant trip count, so LLVM emits exactly
+one 16-lane vector per row (no scalar remainder); rows a Gaussian cannot reach are skipped
+exactly (see ``_row_range``).
 """
 
 from __future__ import annotations
@@ -42,15 +46,15 @@ N_PAIR_GRADS = 10
 _P = TILE_PIX
 O_LX, O_LY, O_T, O_R, O_G, O_B, O_D, O_LAST = (np.uint64(m * _P) for m in range(8))
 FWD_STATE = 8 * _P
-# backward: O_LX, O_LY, O_T as above, B_LAST, then upstream gradients, suffix sums, and
-# per-lane gradient accumulators (a horizontal sum per row would cost more than the row)
+# backward: O_LX, O_LY, O_T as above, B_LAST, then the upstream gradients and Q
 B_LAST = np.uint64(3 * _P)
 # Q: the upstream gradients dotted with the colour (and depth) of everything behind, so
 # d out / d alpha needs one running sum per pixel instead of four.
 O_DR, O_DG, O_DB, O_DD, O_DAT, O_Q = (np.uint64(m * _P) for m in range(4, 10))
 BWD_STATE = 10 * _P
-# per-lane accumulators live in their own small array: sharing the state buffer, LLVM could not
-# prove lane j (accumulators) and pixel row*16 + j (state) apart and stayed scalar.
+# Per-lane gradient accumulators (a horizontal sum per row would cost more than the row) live in
+# their own small array: in the state buffer LLVM could not prove lane j (accumulators) and
+# pixel row*16 + j (state) apart and stayed scalar.
 LANES = TILE
 A0, A1, A2, A3, A4, A5, A6, A7, A8, A9 = (np.uint64(m * LANES) for m in range(10))
 
