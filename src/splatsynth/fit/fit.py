@@ -91,6 +91,21 @@ def _initial_gaussians(scene: Scene, cfg: FitConfig, train: list[int], rng: np.r
 
 
 def fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
+    """Fit Gaussians to a scene's views (see :func:`_fit_scene`).
+
+    Torch runs on one thread for the fit: its ops here are small (tens of thousands of
+    elements), where a second intra-op thread only adds synchronisation, and under load it
+    cost ~10x; the rasterizer kernels have their own thread pool and use every core.
+    """
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _fit_scene(scene, cfg)
+    finally:
+        torch.set_num_threads(old)
+
+
+def _fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
     """Fit Gaussians to a scene's views.
 
     The scene should already be in the canonical frame (``scene_io.normalize``): the
@@ -140,7 +155,8 @@ def fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
            "opacity_logits": cfg.lr_opacity, "sh_dc": cfg.lr_feature,
            "sh_rest": cfg.lr_feature / 20.0}
     optimizer = torch.optim.Adam(
-        [{"params": [params[k]], "lr": lrs[k], "name": k} for k in params], eps=1e-15)
+        [{"params": [params[k]], "lr": lrs[k], "name": k} for k in params], eps=1e-15,
+        fused=True)
     poses = PoseDeltas(n_views, fixed=train[0]) if cfg.optimize_pose else None
     pose_opt = torch.optim.Adam(poses.parameters(), lr=cfg.lr_pose) if poses else None
     mcmc = MCMCStrategy(seed=cfg.seed) if cfg.strategy == "mcmc" else None
@@ -228,7 +244,8 @@ def fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
         elif classic is not None and refine_now(step, cfg.refine_start, cfg.refine_every,
                                                  refine_stop):
             classic.refine(params, optimizer)
-        _check_diverged(scene.scene_id, step, params)
+        if step % 10 == 0 or step == cfg.iterations:
+            _check_diverged(scene.scene_id, step, params)
 
         with torch.no_grad():
             mse = float(((rgb[y0:y1, x0:x1] - target[y0:y1, x0:x1]) ** 2).mean())
