@@ -206,9 +206,14 @@ def _fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
             viewmat = poses(viewmat, vi)
         sh = torch.cat([params["sh_dc"], params["sh_rest"]], 1)[:, :num_sh_coeffs(deg)]
         raster = rasterize_surfels if surfels else rasterize
-        out = raster(params["means"], params["quats"], torch.exp(params["log_scales"]),
-                     torch.sigmoid(params["opacity_logits"]), sh, viewmat, Ks[vi][None],
-                     cam.w, cam.h, sh_degree=deg, backgrounds=bg[None], backend=cfg.backend)
+        try:
+            out = raster(params["means"], params["quats"], torch.exp(params["log_scales"]),
+                         torch.sigmoid(params["opacity_logits"]), sh, viewmat, Ks[vi][None],
+                         cam.w, cam.h, sh_degree=deg, backgrounds=bg[None],
+                         backend=cfg.backend)
+        except ValueError:
+            _check_diverged(scene.scene_id, step, params)  # NaN parameters: a user error
+            raise
         rgb, alpha = out.colors[0, ..., :3], out.alphas[0, ..., 0]
         x0, y0, x1, y1 = boxes[vi]
         loss = l1_ssim_loss(rgb[y0:y1, x0:x1], target[y0:y1, x0:x1], cfg.ssim_lambda)
