@@ -46,6 +46,11 @@ class OutputConfig:
     """Standard deviation, pixels, of each keypoint heatmap's 2-D Gaussian."""
     holdout: bool = False
     """Also run a leave-one-view-out fit and report its held-out scores (costs a second fit)."""
+    mesh: bool = False
+    """Write mesh.ply: the orbit views' rendered depth fused into a TSDF (128^3 voxels over the
+    canonical [-1.3, 1.3]^3 cube) and meshed by marching cubes, vertex colours from the nearest
+    view that sees each vertex; canonical frame, like gaussians.ply. Needs scikit-image
+    (pip install 'splatsynth[mesh]')."""
 
 
 @dataclass(frozen=True)

@@ -160,6 +160,10 @@ def run_scene(scene_path: str | Path, out_root: str | Path, cfg: RunConfig | Non
     if not force and is_scene_finished(out_root, sid):
         return SceneOutcome(sid, "skipped", out_root / sid)
     timings: dict[str, float] = {}
+    if cfg.output.mesh:
+        from .writers.mesh import require_mesh_support
+
+        require_mesh_support()  # fail before the fit, not after it
     scene = load_scene(scene_path, scene_id=sid)
     timings["load"] = time.perf_counter() - t0
 
@@ -187,7 +191,7 @@ def run_scene(scene_path: str | Path, out_root: str | Path, cfg: RunConfig | Non
     g = result.gaussians
     t = time.perf_counter()
     orbit = cfg.orbit.cameras()
-    need_depth = cfg.output.depth or scene.has_keypoints
+    need_depth = cfg.output.depth or scene.has_keypoints or cfg.output.mesh
     method = cfg.fit.method
     want_normals = cfg.output.normals and method == "2dgs"
     orbit_r = render_cameras(g, orbit, background=bg, with_depth=need_depth,
@@ -227,6 +231,11 @@ def run_scene(scene_path: str | Path, out_root: str | Path, cfg: RunConfig | Non
                     outputs["heatmaps"] = "keypoints_heatmaps.npz"
             if want_normals:
                 outputs["normals"] = _write_normal_maps(tmp, orbit_r.normals, orbit_r.alpha)
+            if cfg.output.mesh:
+                from .writers.mesh import write_tsdf_mesh
+
+                outputs["mesh"] = write_tsdf_mesh(tmp / "mesh.ply", orbit, orbit_r.depth,
+                                                  orbit_r.alpha, orbit_r.straight_rgb(bg))
             if cfg.output.contact_sheet:
                 outputs["contact_sheet"] = _write_contact_sheet(
                     tmp, scene_n, input_r, orbit_r, gt, gt_r, bg)

@@ -100,7 +100,9 @@ def fuse_tsdf(depths: np.ndarray, cameras: list[Camera], alphas: np.ndarray | No
     return TSDFVolume(tsdf.reshape(shape), weight.reshape(shape), origin, voxel)
 
 
-def _marching_cubes():
+def require_mesh_support():
+    """skimage's ``marching_cubes``; raises SplatsynthError naming the extra when missing (so a
+    run can fail before its fit rather than after)."""
     try:
         from skimage.measure import marching_cubes
     except ImportError as e:
@@ -119,7 +121,7 @@ def mesh_from_tsdf(vol: TSDFVolume) -> tuple[np.ndarray, np.ndarray]:
     Raises:
         SplatsynthError: scikit-image is missing, or the field has no surface.
     """
-    marching_cubes = _marching_cubes()
+    marching_cubes = require_mesh_support()
     observed = vol.weight > 0
     if not observed.any() or vol.tsdf[observed].min() >= 0 or vol.tsdf[observed].max() <= 0:
         raise SplatsynthError("mesh: the fused depth maps hold no surface (nothing rendered "
