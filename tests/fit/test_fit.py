@@ -25,7 +25,9 @@ def test_shrunk_fit_reproduces_its_inputs(fitted, tiny_fit_config):
     m = fitted.metrics["train"]
     assert m["iou"] > 0.9
     assert m["psnr_masked"] > 18.0
-    assert len(fitted.gaussians) == tiny_fit_config.num_gaussians  # MCMC keeps the budget
+    # MCMC keeps the budget; only Gaussians no input view sees are dropped at the end
+    assert 0.5 * tiny_fit_config.num_gaussians < len(fitted.gaussians) <= \
+        tiny_fit_config.num_gaussians
     assert all(np.isfinite(t.numpy()).all() for t in fitted.gaussians.tensors())
     assert fitted.history and fitted.history[-1]["step"] == tiny_fit_config.iterations
     # the fit improved on its own starting point
@@ -71,3 +73,24 @@ def test_divergence_is_reported(scene, tiny_fit_config):
     with pytest.raises(SplatsynthError, match="diverged"):
         fit_scene(scene, replace(tiny_fit_config, lr_position=1e12, lr_scaling=1e6,
                                  iterations=30))
+
+
+def test_unseen_gaussians_are_found_and_pruned(scene, tiny_fit_config):
+    from splatsynth.fit.visibility import view_contributions
+    from splatsynth.render import rasterize
+
+    r = fit_scene(scene, replace(tiny_fit_config, iterations=30))
+    g = r.gaussians
+    params = {"means": g.means.clone(), "quats": g.quats_wxyz, "log_scales": g.log_scales,
+              "opacity_logits": g.opacity_logits}
+    # hide one Gaussian far behind every camera's back... i.e. outside all frusta
+    params["means"][0] = torch.tensor([0.0, 0.0, 40.0])
+    cams = [v.camera for v in scene.views]
+    c = view_contributions(rasterize, params, [torch.tensor(c.w2c, dtype=torch.float32)
+                                               for c in cams],
+                           [torch.tensor(c.K, dtype=torch.float32) for c in cams],
+                           [(c.w, c.h) for c in cams], g.sh[:, :1], 0)
+    assert c[0] == 0.0
+    assert (c > 0).float().mean() > 0.5
+    assert r.timings["pruned_unseen"] >= 0
+    assert len(g) == tiny_fit_config.num_gaussians - r.timings["pruned_unseen"]

@@ -44,4 +44,4 @@ def test_2dgs_pipeline_writes_normal_maps(tiny_demo, tiny_fit_config, tmp_path):
     assert img.shape == (64, 64, 4) and img[..., 3].max() > 200
     report = json.loads((o.scene_dir / "report.json").read_text())
     assert report["config"]["fit"]["method"] == "2dgs"
-    assert len(read_ply(o.scene_dir / "gaussians.ply")) == tiny_fit_config.num_gaussians
+    assert 0 < len(read_ply(o.scene_dir / "gaussians.ply")) <= tiny_fit_config.num_gaussians

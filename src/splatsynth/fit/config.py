@@ -65,6 +65,10 @@ class FitConfig:
     """First step of relocation / densification."""
     refine_stop_fraction: float = 0.75
     """Stop relocating / densifying after this fraction of the iterations."""
+    relocate_unseen: bool = True
+    """MCMC: also relocate Gaussians that no training view sees (they only become floaters)."""
+    prune_unseen: bool = True
+    """Drop Gaussians that no training view sees from the result."""
     optimize_pose: bool = False
     """Learn a 6-dof delta pose per input view (view 0 held fixed as the gauge)."""
     lr_pose: float = 1e-3

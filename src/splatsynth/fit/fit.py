@@ -35,6 +35,7 @@ from ..scene_io.scene import Scene
 from .config import FitConfig
 from .init import init_from_hull, init_random
 from .rendering import Renders, render_cameras
+from .visibility import view_contributions
 
 
 @dataclass
@@ -244,7 +245,10 @@ def _fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
             pose_opt.step()
         if mcmc is not None:
             if refine_now(step, cfg.refine_start, cfg.refine_every, refine_stop):
-                mcmc.relocate(params, optimizer)
+                unseen = None
+                if cfg.relocate_unseen:
+                    unseen = _unseen(raster, params, train, w2cs, Ks, scene, deg)
+                mcmc.relocate(params, optimizer, unseen)
             mcmc.add_noise(params, lr_means)
         elif classic is not None and refine_now(step, cfg.refine_start, cfg.refine_every,
                                                  refine_stop):
@@ -268,6 +272,13 @@ def _fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
                           params["log_scales"].detach().clone(),
                           params["opacity_logits"].detach().clone(),
                           torch.cat([params["sh_dc"], params["sh_rest"]], 1).detach().clone())
+    if cfg.prune_unseen:
+        # Nothing in the inputs constrains a Gaussian no input view sees; in novel views it
+        # is a floater (e.g. under the belly of a subject filmed from above).
+        seen = ~_unseen(rasterize_surfels if surfels else rasterize, params, train, w2cs, Ks,
+                        scene, cfg.sh_degree)
+        gaussians = gaussians.subset(seen)
+        timings["pruned_unseen"] = int((~seen).sum())
     cameras = list(scene.cameras)
     pose_report: list[dict] = []
     if poses is not None:
@@ -289,6 +300,17 @@ def _fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
     return FitResult(gaussians=gaussians, cameras=cameras, pose_deltas=pose_report,
                      metrics=metrics, timings=timings, history=history, config=cfg,
                      train_views=train)
+
+
+def _unseen(raster, params: dict, train: list[int], w2cs, Ks, scene: Scene, deg: int
+            ) -> torch.Tensor:
+    """[N] bool: Gaussians adding under 1/100 pixel of opacity to every training view."""
+    sh = torch.cat([params["sh_dc"], params["sh_rest"]], 1)[:, :num_sh_coeffs(deg)]
+    contrib = view_contributions(raster, params, [w2cs[i] for i in train],
+                                 [Ks[i] for i in train],
+                                 [(scene.views[i].camera.w, scene.views[i].camera.h)
+                                  for i in train], sh, deg)
+    return contrib < 1e-2
 
 
 def _check_diverged(scene_id: str, step: int, params: dict) -> None:

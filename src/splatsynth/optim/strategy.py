@@ -74,16 +74,24 @@ class MCMCStrategy:
         self.gen = torch.Generator().manual_seed(seed)
 
     @torch.no_grad()
-    def relocate(self, params: dict, optimizer: torch.optim.Optimizer) -> int:
-        """Move dead Gaussians onto live ones; returns how many moved."""
+    def relocate(self, params: dict, optimizer: torch.optim.Optimizer,
+                 unseen: torch.Tensor | None = None) -> int:
+        """Move dead Gaussians onto live ones; returns how many moved.
+
+        Args:
+            unseen: optional [N] bool, Gaussians no training view sees; they count as dead
+                too (nothing constrains them, and novel views would show them as floaters).
+        """
         opac = torch.sigmoid(params["opacity_logits"])
         dead = opac <= self.min_opacity
+        if unseen is not None:
+            dead = dead | unseen
         n_dead = int(dead.sum())
         alive_idx = torch.nonzero(~dead).squeeze(1)
         if n_dead == 0 or alive_idx.numel() == 0:
             return 0
         dead_idx = torch.nonzero(dead).squeeze(1)
-        probs = opac[alive_idx].double()
+        probs = opac[alive_idx].double().clamp_min(1e-12)
         src = alive_idx[torch.multinomial(probs / probs.sum(), n_dead, replacement=True,
                                           generator=self.gen)]
         ratios = torch.bincount(src, minlength=opac.numel())[src] + 1
