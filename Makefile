@@ -16,7 +16,7 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH_PIN)" || echo "$(TORCH_PIN) is not available here; pyproject's torch range decides"
-	$(PIP) install -q -e ".[dev,video]"
+	$(PIP) install -q -e ".[dev,all]"
 	@touch $(STAMP)
 
 install: $(STAMP)
