@@ -6,7 +6,8 @@ few to ~30 px at 512x512):
   backward   loss.backward() through that forward
   iteration  activations + rasterize + L1 + backward + Adam step (a full training step)
 and prints min / median ms over repeats, Gaussian-pixel throughput, the reference's time over
-ours, and the peak memory the configuration added (RSS high-water mark).
+ours, and the peak memory the configuration added (RSS high-water mark). Every configuration
+and backend runs in its own process, so one's freed memory cannot hide the next one's peak.
 
 Gaussian-pixel pairs are counted independently of the implementation: the pixels inside each
 Gaussian's alpha >= 1/255 ellipse (area pi * ext^2 * sqrt(det cov2d)) summed over Gaussians.
@@ -19,10 +20,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import math
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -73,8 +77,6 @@ def gaussian_pixel_pairs(scene: dict) -> tuple[float, int, float]:
     with torch.no_grad():
         p = scene["params"]
         out = render(scene, p, "numba")
-        m2d = out.means2d  # only to trigger nothing extra; conics come from the reference
-        del m2d
         from splatsynth.render.reference import project_gaussians
 
         s = scene["size"]
@@ -117,6 +119,13 @@ def _timed(fn, repeats: int, warmup: int) -> list[float]:
     return out
 
 
+def _adam(params) -> torch.optim.Optimizer:
+    try:  # torch's fused CPU Adam: ~9x faster than the default loop over tensors
+        return torch.optim.Adam(params, lr=1e-4, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(params, lr=1e-4)
+
+
 def bench_backend(scene: dict, backend: str, repeats: int, warmup: int,
                   torch_threads: int) -> dict:  # fmt: skip
     """Times of forward, backward and a full iteration; peak extra memory in MB."""
@@ -125,10 +134,7 @@ def bench_backend(scene: dict, backend: str, repeats: int, warmup: int,
     try:
         base = _reset_peak()
         params = {k: v.clone().requires_grad_(True) for k, v in scene["params"].items()}
-        try:  # torch's fused CPU Adam: ~9x faster than the default loop over tensors
-            opt = torch.optim.Adam(params.values(), lr=1e-4, fused=True)
-        except (RuntimeError, TypeError):
-            opt = torch.optim.Adam(params.values(), lr=1e-4)
+        opt = _adam(params.values())
 
         def forward():
             return render(scene, params, backend)
@@ -159,6 +165,36 @@ def bench_backend(scene: dict, backend: str, repeats: int, warmup: int,
     return dict(forward=fwd, backward=bwd, iteration=it, peak_mb=peak_mb)
 
 
+def _one(args) -> None:
+    """Child process: time one (size, N, backend) and print its result as JSON."""
+    size, n, backend = args.one
+    size, n = int(size), int(n)
+    # load the kernels (compiled code) and torch's fused Adam (~70 MB on its first step) on a
+    # tiny scene first, so the peak counts this configuration's work only
+    tiny = make_scene(64, 32, args.sh_degree)
+    p = {k: v.clone().requires_grad_(True) for k, v in tiny["params"].items()}
+    render(tiny, p, backend).colors.sum().backward()
+    _adam(p.values()).step()
+    scene = make_scene(n, size, args.sh_degree)
+    res = dict(size=size, n=n, backend=backend)
+    if backend == "numba":
+        res["pairs"], res["visible"], res["mean_r"] = gaussian_pixel_pairs(scene)
+        res.update(bench_backend(scene, "numba", args.repeats, 3, torch_threads=1))
+    else:
+        res.update(bench_backend(scene, "torch", args.ref_repeats, 1,
+                                 torch_threads=torch.get_num_threads()))  # fmt: skip
+    print("RESULT " + json.dumps(res))
+
+
+def _spawn(size: int, n: int, backend: str, args) -> dict:
+    cmd = [sys.executable, __file__, "--one", str(size), str(n), backend,
+           "--sh-degree", str(args.sh_degree), "--repeats", str(args.repeats),
+           "--ref-repeats", str(args.ref_repeats)]  # fmt: skip
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
@@ -169,27 +205,28 @@ def main() -> None:
     ap.add_argument("--no-reference", action="store_true", help="skip the torch reference")
     ap.add_argument("--write-results", action="store_true",
                     help="replace the Rasterizer section of bench/RESULTS.md")  # fmt: skip
+    ap.add_argument("--one", nargs=3, metavar=("SIZE", "N", "BACKEND"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.one:
+        _one(args)
+        return
 
     cores = len(os.sched_getaffinity(0))
     torch_default = torch.get_num_threads()
     print(f"splatsynth rasterizer benchmark  {datetime.date.today()}  {platform.processor() or ''}"
           f"  cores={cores}  numba kernel threads={get_num_threads()}  "
-          f"torch threads: numba path 1, reference {torch_default}  sh_degree={args.sh_degree}")
+          f"torch threads: numba path 1, reference {torch_default}  sh_degree={args.sh_degree}"
+          f"  load average {os.getloadavg()[0]:.1f}")
     header = (f"{'size':>7} {'N':>6} {'stage':>9} {'numba min':>10} {'med':>8} "
               f"{'Gpx/s':>6} {'torch min':>10} {'med':>9} {'ratio':>6} {'MB numba':>9} "
               f"{'MB torch':>9}")  # fmt: skip
-    print(header)
+    print(header, flush=True)
     rows = []
     for size in args.sizes:
         for n in args.counts:
-            scene = make_scene(n, size, args.sh_degree)
-            pairs, visible, mean_r = gaussian_pixel_pairs(scene)
-            fast = bench_backend(scene, "numba", args.repeats, 3, torch_threads=1)
-            ref = None
-            if not args.no_reference:
-                ref = bench_backend(scene, "torch", args.ref_repeats, 1,
-                                    torch_threads=torch_default)  # fmt: skip
+            fast = _spawn(size, n, "numba", args)
+            ref = None if args.no_reference else _spawn(size, n, "torch", args)
+            pairs = fast["pairs"]
             for stage in ("forward", "backward", "iteration"):
                 f_min, f_med = min(fast[stage]), statistics.median(fast[stage])
                 r_min = r_med = ratio = float("nan")
@@ -199,14 +236,14 @@ def main() -> None:
                 gpx = pairs / (f_min * 1e-3) / 1e9
                 row = dict(size=f"{size}x{size}", n=n, stage=stage, f_min=f_min, f_med=f_med,
                            gpx=gpx, r_min=r_min, r_med=r_med, ratio=ratio,
-                           mb=fast["peak_mb"], rmb=ref["peak_mb"] if ref else float("nan"),
-                           visible=visible, mean_r=mean_r, pairs=pairs)  # fmt: skip
+                           mb=fast["peak_mb"],
+                           rmb=ref["peak_mb"] if ref else float("nan"))  # fmt: skip
                 rows.append(row)
                 print(f"{row['size']:>7} {n:>6} {stage:>9} {f_min:10.1f} {f_med:8.1f} "
                       f"{gpx:6.2f} {r_min:10.1f} {r_med:9.1f} {ratio:6.1f} {row['mb']:9.0f} "
-                      f"{row['rmb']:9.0f}")  # fmt: skip
-            print(f"{'':>15} visible {visible}, mean radius {mean_r:.1f} px, "
-                  f"{pairs / 1e6:.1f} M Gaussian-pixel pairs")  # fmt: skip
+                      f"{row['rmb']:9.0f}", flush=True)  # fmt: skip
+            print(f"{'':>15} visible {fast['visible']}, mean radius {fast['mean_r']:.1f} px, "
+                  f"{pairs / 1e6:.1f} M Gaussian-pixel pairs", flush=True)  # fmt: skip
     if args.write_results:
         write_results(rows, args, cores, torch_default)
 
@@ -218,11 +255,12 @@ def write_results(rows: list[dict], args, cores: int, torch_default: int) -> Non
         "",
         f"`python bench/raster.py` on {datetime.date.today()}: {cores} cores, numba kernel "
         f"threads {get_num_threads()}, torch threads 1 around the numba path and "
-        f"{torch_default} for the reference; SH degree {args.sh_degree}; object-centred scene "
+        f"{torch_default} for the reference; SH degree {args.sh_degree}; load average "
+        f"{os.getloadavg()[0]:.1f} at the end (the machine is shared); object-centred scene "
         "(Gaussians in a ball of radius 0.8 at 2.7 units, the 32-view orbit's camera). "
         "ms = min / median over repeats; Gpx/s = Gaussian-pixel pairs inside the 1/255 "
         "ellipses per second (numba min); ratio = reference median / numba median; MB = peak "
-        "RSS added by the configuration.",
+        "RSS added by the configuration (each in its own process).",
         "",
         "| size | N | stage | numba ms (min / med) | Gpx/s | torch ms (min / med) | ratio "
         "| MB numba | MB torch |",
