@@ -30,9 +30,28 @@ def _grad_or_zeros(g: torch.Tensor | None, shape: tuple, dt: np.dtype) -> np.nda
     return np.ascontiguousarray(g.detach().numpy(), dtype=dt)
 
 
+def _split(n: int, work: int) -> list[tuple[int, int]]:
+    """[0, n) in ranges for :func:`run_parallel`'s queue: 4 per thread, or 1 for small work."""
+    t = _threads_for(work)
+    return _ranges(n, 4 * t if t > 1 else 1)
+
+
 def _ranges(n: int, parts: int) -> list[tuple[int, int]]:
     parts = max(1, min(parts, n))
     return [(k * n // parts, (k + 1) * n // parts) for k in range(parts)]
+
+
+def _chunks(tile_off: np.ndarray, nth: int, per_thread: int = 4) -> list[np.ndarray]:
+    """All tiles in chunks of about equal cost, most expensive tiles first, for a shared queue
+    (:func:`run_parallel`); one chunk when a single thread runs."""
+    cost = np.diff(tile_off) + 8  # + fixed per-tile work (state set-up, write-out)
+    tiles = np.argsort(-cost, kind="stable")
+    if nth <= 1 or tiles.size < 2:
+        return [tiles]
+    k = min(tiles.size, nth * per_thread)
+    cum = np.cumsum(cost[tiles])
+    cuts = np.searchsorted(cum, cum[-1] * np.arange(1, k) / k)
+    return [c for c in np.split(tiles, cuts) if c.size]
 
 
 def _deal(tile_off: np.ndarray, nth: int) -> list[np.ndarray]:
@@ -68,7 +87,7 @@ class ProjectFn(torch.autograd.Function):
             args = (_np(means), _np(quats), _np(scales), _np(opacities), _np(sh), sh_degree,
                     _np(viewmats), _np(Ks), consts, shc, m2d, conic, depth, color,
                     radii)  # fmt: skip
-            run_parallel(project_fwd, [args + r for r in _ranges(N, _threads_for(N))])
+            run_parallel(project_fwd, [args + r for r in _split(N, N)])
         radii_t = torch.from_numpy(radii)
         ctx.mark_non_differentiable(radii_t)
         ctx.save_for_backward(means, quats, scales, sh, viewmats, Ks, radii_t)
@@ -96,7 +115,7 @@ class ProjectFn(torch.autograd.Function):
                     _grad_or_zeros(g_m2d, (C, N, 2), dt), _grad_or_zeros(g_conic, (C, N, 3), dt),
                     _grad_or_zeros(g_depth, (C, N), dt), _grad_or_zeros(g_color, (C, N, 3), dt),
                     g_means, g_quats, g_scales, g_sh, g_view_part)  # fmt: skip
-            run_parallel(project_bwd, [args + r for r in _ranges(nchunk, _threads_for(N))])
+            run_parallel(project_bwd, [args + r for r in _split(nchunk, N)])
         g_view = None
         if ctx.needs_input_grad[5]:
             part = g_view_part[0].copy()
@@ -146,7 +165,7 @@ class RasterFn(torch.autograd.Function):
         pair_off, tile_off, tile_gid, tile_pid = bin_tiles(a_m2d, a_rad, order, N, C, tiles_x,
                                                            tiles_y)  # fmt: skip
         P = tile_gid.shape[0]
-        dealt = _deal(tile_off, nth if P >= _MIN_PARALLEL else 1)
+        dealt = _chunks(tile_off, nth if P >= _MIN_PARALLEL else 1)
         entry_rows = np.full(P, -1, np.int32)
         rest = (tiles_x, lx, ly, tox, toy, a_bg, consts, rgb, dacc, alpha, T, last, entry_rows)
         run_parallel(raster_fwd, [(rec, tile_off, tile_gid, tl) + rest for tl in dealt])
@@ -180,7 +199,7 @@ class RasterFn(torch.autograd.Function):
                                       for tl in dealt])  # fmt: skip
             # per-Gaussian sums over its contiguous pair slots, in slot order
             run_parallel(reduce_pairs, [(pair_off, pair_grads, g2d) + r
-                                        for r in _ranges(C * N, _threads_for(P))])  # fmt: skip
+                                        for r in _split(C * N, P)])  # fmt: skip
         g2d_t = torch.from_numpy(g2d).reshape(C, N, N_PAIR_GRADS)
         g_bg = None
         if ctx.needs_input_grad[5] and g_rgb is not None:

@@ -56,20 +56,45 @@ def _forget_pool() -> None:
 os.register_at_fork(after_in_child=_forget_pool)
 
 
-def run_parallel(fn: Callable, arg_lists: Sequence[tuple]) -> None:
-    """Call ``fn(*args)`` for every tuple, one per thread, and wait; re-raises the first error."""
-    if len(arg_lists) == 1:
-        fn(*arg_lists[0])
+def run_parallel(fn: Callable, arg_lists: Sequence[tuple], threads: int | None = None) -> None:
+    """Call ``fn(*args)`` for every tuple and wait; re-raises the first error.
+
+    ``threads`` workers (default: one per tuple, at most :func:`get_num_threads`) take the
+    tuples in order from a shared queue, the calling thread among them. Give more tuples than
+    threads, most expensive first, and a core that another process keeps busy simply takes
+    fewer of them. Callers only pass work whose result does not depend on which thread runs it.
+    """
+    n = len(arg_lists)
+    workers = min(n, threads if threads is not None else get_num_threads())
+    if workers <= 1:
+        for args in arg_lists:
+            fn(*args)
         return
     global _pool, _pool_size
     with _lock:
-        if _pool is None or _pool_size < len(arg_lists) - 1:
+        if _pool is None or _pool_size < workers - 1:
             # a replaced pool is not shut down: another thread may still be using it; its idle
             # workers exit once it is garbage
-            _pool = ThreadPoolExecutor(len(arg_lists) - 1, thread_name_prefix="splatsynth")
-            _pool_size = len(arg_lists) - 1
+            _pool = ThreadPoolExecutor(workers - 1, thread_name_prefix="splatsynth")
+            _pool_size = workers - 1
         pool = _pool
-    futures = [pool.submit(fn, *args) for args in arg_lists[1:]]
-    fn(*arg_lists[0])  # the calling thread takes the first slice
+    take = iter(range(n)).__next__  # next() on a range iterator is atomic under the GIL
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        while not errors:
+            try:
+                i = take()
+            except StopIteration:
+                return
+            try:
+                fn(*arg_lists[i])
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+                errors.append(e)
+
+    futures = [pool.submit(worker) for _ in range(workers - 1)]
+    worker()
     for f in futures:
         f.result()
+    if errors:
+        raise errors[0]
