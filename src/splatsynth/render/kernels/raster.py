@@ -159,51 +159,53 @@ def bin_tiles(m2d, radii, order, n_per_cam, num_cams, tiles_x, tiles_y):
 
 
 @njit(cache=True, nogil=True)
-def _row_range(u, v, ca, cb, cc, thr, dy_ext, shift, xlo, xhi):
-    """Rows of a tile whose pixel centres can reach power <= thr (alpha >= 1/255).
+def _row_range(rec, g, ox, oy, xlo, xhi):
+    """Rows of tile (ox, oy) whose pixel centres can reach alpha >= 1/255 for Gaussian g.
 
-    power = ca dx^2 + cb dx dy + cc dy^2 (ca, cc: half the conic diagonal), tile-local
-    coordinates. The ellipse cut by the band xlo <= x <= xhi is convex, so its y-range is set
-    by the ellipse's top point (u + shift, v - dy_ext) and bottom point (u - shift, v + dy_ext)
-    when they lie in the band, else by the band edge nearest to them. Conservative (thr and
-    the band carry margins). Returns (r0, r1); r0 > r1 when no row is touched.
+    The ellipse power <= thr (power = ca dx^2 + cb dx dy + cc dy^2) cut by the tile's column
+    band xlo <= x - ox <= xhi is convex, so its y-range is set by the ellipse's top and bottom
+    points when they lie in the band (precomputed: the common case), else by the chord on the
+    band edge nearest to them (float64: near tangency float32 would cancel). Conservative: thr
+    and the band carry margins. Returns (r0, r1); r0 > r1 when no row is touched.
     """
-    u, v = 1.0 * u, 1.0 * v
-    xt = u + shift
-    if xt >= xlo and xt <= xhi:
-        ymin = v - dy_ext
+    bx0 = 1.0 * ox + xlo
+    bx1 = 1.0 * ox + xhi
+    xt = 1.0 * rec[g, R_XT]
+    xb = 1.0 * rec[g, R_XB]
+    if xt >= bx0 and xt <= bx1:
+        ymin = 1.0 * rec[g, R_YT]
     else:
-        ca, cb, cc = 1.0 * ca, 1.0 * cb, 1.0 * cc
-        dx = min(max(xt, xlo), xhi) - u
-        disc = cb * cb * dx * dx - 4.0 * cc * (ca * dx * dx - thr)
+        u, ca, cb, cc = 1.0 * rec[g, R_U], 1.0 * rec[g, R_CA], 1.0 * rec[g, R_CB], rec[g, R_CC]
+        dx = min(max(xt, bx0), bx1) - u
+        disc = cb * cb * dx * dx - 4.0 * cc * (ca * dx * dx - rec[g, R_THR])
         if disc < 0.0:
             return 1, 0
-        ymin = v + (-cb * dx - math.sqrt(disc)) / (cc + cc)
-    xb = u - shift
-    if xb >= xlo and xb <= xhi:
-        ymax = v + dy_ext
+        ymin = rec[g, R_V] + (-cb * dx - math.sqrt(disc)) * rec[g, R_ICC]
+    if xb >= bx0 and xb <= bx1:
+        ymax = 1.0 * rec[g, R_YB]
     else:
-        ca, cb, cc = 1.0 * ca, 1.0 * cb, 1.0 * cc
-        dx = min(max(xb, xlo), xhi) - u
-        disc = cb * cb * dx * dx - 4.0 * cc * (ca * dx * dx - thr)
+        u, ca, cb, cc = 1.0 * rec[g, R_U], 1.0 * rec[g, R_CA], 1.0 * rec[g, R_CB], rec[g, R_CC]
+        dx = min(max(xb, bx0), bx1) - u
+        disc = cb * cb * dx * dx - 4.0 * cc * (ca * dx * dx - rec[g, R_THR])
         if disc < 0.0:
             return 1, 0
-        ymax = v + (-cb * dx + math.sqrt(disc)) / (cc + cc)
-    r0 = max(0, math.ceil(ymin - 0.5 - 1e-3))
-    r1 = min(TILE - 1, math.floor(ymax - 0.5 + 1e-3))
+        ymax = rec[g, R_V] + (-cb * dx + math.sqrt(disc)) * rec[g, R_ICC]
+    r0 = max(0, math.ceil(ymin - oy - 0.5 - 1e-3))
+    r1 = min(TILE - 1, math.floor(ymax - oy - 0.5 + 1e-3))
     return r0, r1
 
 
 # Per-Gaussian record read by the raster kernels: one or two cache lines per tile entry instead
 # of a gather from eight arrays (their total outgrows L2 at 20k Gaussians).
-R_U, R_V, R_CA, R_CB, R_CC, R_O, R_R, R_G, R_B, R_Z, R_THR, R_DYE, R_SHIFT = range(13)
+R_U, R_V, R_CA, R_CB, R_CC, R_O, R_R, R_G, R_B, R_Z, R_THR = range(11)
+R_XT, R_YT, R_XB, R_YB, R_ICC = range(11, 16)  # ellipse top/bottom points, 1 / (2 cc)
 REC = 16
 
 
 @njit(cache=True, nogil=True)
 def pack_records(m2d, conic, color, opac, depth, n_per_cam, consts, rec, g0, g1):
     """Fill rec[g0:g1] (see R_*): centre, half conic diagonal and b, opacity, colour, depth,
-    ln(255 o) + margin, and the (dy_ext, shift) of the alpha >= 1/255 ellipse."""
+    ln(255 o) + margin, the top and bottom points of the alpha >= 1/255 ellipse, 1 / (2 cc)."""
     half = consts[C_HALF]
     for g in range(g0, g1):
         o = opac[g % n_per_cam]
@@ -211,8 +213,9 @@ def pack_records(m2d, conic, color, opac, depth, n_per_cam, consts, rec, g0, g1)
         cb = conic[g, 1]
         cc = conic[g, 2] * half
         thr = math.log(max(1.0 * o, 1e-30)) + math.log(255.0) + consts[C_RMARGIN]
-        rec[g, R_U] = m2d[g, 0]
-        rec[g, R_V] = m2d[g, 1]
+        u, v = m2d[g, 0], m2d[g, 1]
+        rec[g, R_U] = u
+        rec[g, R_V] = v
         rec[g, R_CA] = ca
         rec[g, R_CB] = cb
         rec[g, R_CC] = cc
@@ -223,14 +226,20 @@ def pack_records(m2d, conic, color, opac, depth, n_per_cam, consts, rec, g0, g1)
         rec[g, R_Z] = depth[g]
         rec[g, R_THR] = thr
         det = 1.0 * ca * cc - 0.25 * cb * cb
-        if det > 0.0 and thr > 0.0 and ca > 0.0:
+        if det > 0.0 and thr > 0.0 and ca > 0.0 and cc > 0.0:
+            # power = ca dx^2 + cb dx dy + cc dy^2 reaches thr at dy = +-dy_ext, where the
+            # ellipse's tangent is horizontal, at dx = -+cb dy_ext / (2 ca)
             dy = math.sqrt(thr * ca / det)
-            rec[g, R_DYE] = dy
-            rec[g, R_SHIFT] = cb * dy / (2.0 * ca)
+            shift = cb * dy / (2.0 * ca)
+            rec[g, R_XT] = u + shift
+            rec[g, R_YT] = v - dy
+            rec[g, R_XB] = u - shift
+            rec[g, R_YB] = v + dy
+            rec[g, R_ICC] = 0.5 / cc
         else:
             rec[g, R_THR] = -1.0
-            rec[g, R_DYE] = 0.0
-            rec[g, R_SHIFT] = 0.0
+            rec[g, R_XT] = rec[g, R_YT] = rec[g, R_XB] = rec[g, R_YB] = 0.0
+            rec[g, R_ICC] = 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -294,18 +303,18 @@ def raster_fwd(
         li = -one  # list index as a float: the state buffer is all one dtype
         for i in range(start, end):
             li += one
-            r = rec[tile_gid[i]]
-            u = r[R_U] - ox
-            v = r[R_V] - oy
-            ca, cb, cc = r[R_CA], r[R_CB], r[R_CC]
-            r0, r1 = _row_range(u, v, ca, cb, cc, r[R_THR], r[R_DYE], r[R_SHIFT], xlo, xhi)
+            g = tile_gid[i]
+            u = rec[g, R_U] - ox
+            v = rec[g, R_V] - oy
+            ca, cb, cc = rec[g, R_CA], rec[g, R_CB], rec[g, R_CC]
+            r0, r1 = _row_range(rec, g, ox, oy, xlo, xhi)
             if r0 > r1:
                 entry_rows[i] = -1
                 continue
             entry_rows[i] = r0 | (r1 << 8)
-            o = r[R_O]
-            cr, cg, cbl = r[R_R], r[R_G], r[R_B]
-            z = r[R_Z]
+            o = rec[g, R_O]
+            cr, cg, cbl = rec[g, R_R], rec[g, R_G], rec[g, R_B]
+            z = rec[g, R_Z]
             for row in range(r0, r1 + 1):
                 # a fixed 16-lane trip count: one vector per row, no scalar remainder
                 kb = np.uint64(row * TILE)
@@ -431,13 +440,13 @@ def raster_bwd(
                 continue
             r0 = rr & 255
             r1 = rr >> 8
-            r = rec[tile_gid[i]]
-            u = r[R_U] - ox
-            v = r[R_V] - oy
-            ca, cb, cc = r[R_CA], r[R_CB], r[R_CC]
-            o = r[R_O]
-            cr, cg, cbl = r[R_R], r[R_G], r[R_B]
-            z = r[R_Z]
+            g = tile_gid[i]
+            u = rec[g, R_U] - ox
+            v = rec[g, R_V] - oy
+            ca, cb, cc = rec[g, R_CA], rec[g, R_CB], rec[g, R_CC]
+            o = rec[g, R_O]
+            cr, cg, cbl = rec[g, R_R], rec[g, R_G], rec[g, R_B]
+            z = rec[g, R_Z]
             for j in range(np.uint64(N_PAIR_GRADS * LANES)):
                 acc[j] = zero
             for row in range(r0, r1 + 1):
@@ -481,16 +490,16 @@ def raster_bwd(
                         acc[A9 + j] += w * dd
                     S[O_Q + k] = q + w * gdot
                     S[O_T + k] = tb if valid else tk
-            out = pair_grads[tile_pid[i]]
+            pid = tile_pid[i]
             for m in range(N_PAIR_GRADS):
                 tot = zero
                 for j in range(LANES):
                     tot += acc[m * LANES + j]
-                out[m] = tot
-            mx, my = out[0], out[1]
+                pair_grads[pid, m] = tot
+            mx, my = pair_grads[pid, 0], pair_grads[pid, 1]
             # power = ca dx^2 + cb dx dy + cc dy^2 with dx = px - u, dy = py - v
-            out[0] = -(ca + ca) * mx - cb * my
-            out[1] = -(cc + cc) * my - cb * mx
-            out[2] *= half
-            out[4] *= half
-            out[5] = -out[5] / o  # d alpha / d o = alpha / o where unclamped
+            pair_grads[pid, 0] = -(ca + ca) * mx - cb * my
+            pair_grads[pid, 1] = -(cc + cc) * my - cb * mx
+            pair_grads[pid, 2] *= half
+            pair_grads[pid, 4] *= half
+            pair_grads[pid, 5] = -pair_grads[pid, 5] / o  # d alpha / d o = alpha / o, unclamped
