@@ -181,7 +181,7 @@ def _fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
     history: list[dict] = []
     order: list[int] = []
     bar = tqdm(range(1, cfg.iterations + 1), desc=f"fit {scene.scene_id}", unit="it",
-               disable=not cfg.progress, leave=False)
+               disable=not cfg.progress, leave=False, mininterval=0.5)
     t_loop = time.perf_counter()
     ema_loss, ema_psnr = None, None
     for step in bar:
