@@ -142,6 +142,9 @@ def _fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
     if cfg.method == "2dgs":
         # Surfels ignore the third scale; keep it tiny so 3DGS viewers of the PLY show discs.
         g0.log_scales[:, 2] = math.log(1e-4)
+        # Identity rotations would lay every surfel flat (normal +Z); start them facing
+        # outwards from the subject's centre instead, which the normal loss then refines.
+        g0.quats_wxyz.copy_(_quats_facing(g0.means - g0.means.mean(0)))
     timings["init"] = time.perf_counter() - t_start
 
     params = {
@@ -300,6 +303,15 @@ def _fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
     return FitResult(gaussians=gaussians, cameras=cameras, pose_deltas=pose_report,
                      metrics=metrics, timings=timings, history=history, config=cfg,
                      train_views=train)
+
+
+def _quats_facing(directions: torch.Tensor) -> torch.Tensor:
+    """[N, 3] directions -> [N, 4] wxyz rotations taking +Z onto each (shortest arc)."""
+    n = torch.nn.functional.normalize(directions, dim=-1)
+    q = torch.stack([1.0 + n[:, 2], -n[:, 1], n[:, 0], torch.zeros_like(n[:, 0])], -1)
+    flip = q[:, 0] < 1e-6  # n = -Z: any half-turn about a horizontal axis
+    q[flip] = torch.tensor([0.0, 1.0, 0.0, 0.0], dtype=q.dtype)
+    return torch.nn.functional.normalize(q, dim=-1)
 
 
 def _unseen(raster, params: dict, train: list[int], w2cs, Ks, scene: Scene, deg: int
