@@ -384,10 +384,9 @@ def render_fitted(scene_dir: str | Path, cameras_json: str | Path, out_dir: str 
                        with_depth=depth, method=_method_of(report))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = write_gslrm_views(out_dir, Path(scene_dir).name, cams, r.straight_rgb(bg),
-                                 r.alpha, depth=r.depth if depth else None, depth_format="npy")
-    del manifest
-    # write_gslrm_views wrote the cameras as given (input frame): that is the contract here.
+    # The cameras written beside the images are the given ones (input frame): the contract.
+    write_gslrm_views(out_dir, Path(scene_dir).name, cams, r.straight_rgb(bg), r.alpha,
+                      depth=r.depth if depth else None, depth_format="npy")
     return len(cams)
 
 
