@@ -30,7 +30,8 @@ class OutputConfig:
     mvdiffusion: bool = False
     """Also write FaceLift's 6-view MVDiffusion layout under OUT/mvdiffusion/<scene_id>/."""
     depth: bool = False
-    """Write expected-depth maps of the orbit views (depth/cam_XXX.npy)."""
+    """Write expected-depth maps of the orbit views (depth/cam_XXX.png, 16-bit, with the scale
+    in depth/scale.json)."""
     alpha: bool = False
     """Write the orbit views' opacity as separate PNGs (alpha/cam_XXX.png)."""
     normals: bool = False
