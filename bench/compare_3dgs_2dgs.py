@@ -92,8 +92,6 @@ def geometry_errors(r, gt_cams, sim, gt_depth, gt_normals, gt_alpha, method: str
         ang = angle_deg(n_r[ok], gt_normals[ok])
         out["normal_rendered_deg"] = float(ang.mean())
         out["normal_rendered_med"] = float(np.median(ang))
-        ang_all = angle_deg(n_r[both], gt_normals[both])
-        out["normal_rendered_all_deg"] = float(ang_all.mean())
     out["_n_fd"] = n_fd
     return out
 
