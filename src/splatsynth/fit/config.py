@@ -56,6 +56,9 @@ class FitConfig:
     (needles that sparse views cannot see but novel views do)."""
     aniso_max_ratio: float = 10.0
     """Longest-to-shortest axis ratio allowed before the anisotropy penalty starts."""
+    coarse_fraction: float = 0.5
+    """Coarse-to-fine: this fraction of the steps renders at half resolution (a quarter of the
+    pixels) while the shape forms, then full resolution sharpens it; 0 disables."""
     crop_margin: int = 16
     """Colour losses run on the subject's bounding box plus this many pixels when masks exist
     (background pixels are pure overhead); the mask loss always covers the whole frame."""

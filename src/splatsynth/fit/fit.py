@@ -78,6 +78,47 @@ def _bbox(mask: np.ndarray | None, margin: int, w: int, h: int) -> tuple[int, in
     return x0, y0, x1, y1
 
 
+@dataclass
+class _ViewTensors:
+    """Training tensors of every view at one resolution."""
+
+    images: list[torch.Tensor]  # [H, W, 3]
+    masks: list[torch.Tensor | None]  # [H, W]
+    Ks: list[torch.Tensor]  # [3, 3]
+    boxes: list[tuple[int, int, int, int]]  # colour-loss crop (x0, y0, x1, y1)
+    sizes: list[tuple[int, int]]  # (width, height)
+
+
+def _view_tensors(scene: Scene, margin: int, factor: int) -> _ViewTensors:
+    """The views' images, masks, intrinsics and crops, area-downsampled by ``factor``."""
+    out = _ViewTensors([], [], [], [], [])
+    for v in scene.views:
+        w, h = max(v.camera.w // factor, 16), max(v.camera.h // factor, 16)
+        img = torch.as_tensor(v.image, dtype=torch.float32)
+        mask = None if v.mask is None else torch.as_tensor(v.mask, dtype=torch.float32)
+        K = torch.as_tensor(v.camera.K, dtype=torch.float32).clone()
+        if (w, h) != (v.camera.w, v.camera.h):
+            # Pixel-corner origin: scaling the whole first two rows of K maps the image
+            # rectangle onto the smaller one exactly.
+            K[0] *= w / v.camera.w
+            K[1] *= h / v.camera.h
+            img = _area_resize(img, w, h)
+            mask = None if mask is None else _area_resize(mask[..., None], w, h)[..., 0]
+        out.images.append(img)
+        out.masks.append(mask)
+        out.Ks.append(K)
+        out.boxes.append(_bbox(None if mask is None else mask.numpy(), max(margin // factor, 4),
+                               w, h))
+        out.sizes.append((w, h))
+    return out
+
+
+def _area_resize(img: torch.Tensor, w: int, h: int) -> torch.Tensor:
+    """[H, W, C] -> [h, w, C] by area averaging (the box filter a coarser sensor applies)."""
+    x = torch.nn.functional.interpolate(img.permute(2, 0, 1)[None], size=(h, w), mode="area")
+    return x[0].permute(1, 2, 0).contiguous()
+
+
 def _initial_gaussians(scene: Scene, cfg: FitConfig, train: list[int], rng: np.random.Generator
                        ) -> Gaussians:
     if cfg.init == "hull" and scene.has_masks:
@@ -167,14 +208,13 @@ def _fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
     classic = ClassicStrategy(cfg.num_gaussians, seed=cfg.seed) if cfg.strategy == "classic" \
         else None
 
-    # Per-view tensors, computed once.
+    # Per-view tensors, computed once: full resolution, and half for the coarse steps.
     has_masks = scene.has_masks
-    images = [torch.as_tensor(v.image, dtype=torch.float32) for v in scene.views]
-    masks = [torch.as_tensor(v.mask, dtype=torch.float32) if v.mask is not None else None
-             for v in scene.views]
-    boxes = [_bbox(v.mask, cfg.crop_margin, v.camera.w, v.camera.h) for v in scene.views]
+    full = _view_tensors(scene, cfg.crop_margin, 1)
+    half = _view_tensors(scene, cfg.crop_margin, 2) if cfg.coarse_fraction > 0 else full
+    coarse_until = int(cfg.coarse_fraction * cfg.iterations)
     w2cs = [torch.tensor(v.camera.w2c, dtype=torch.float32) for v in scene.views]
-    Ks = [torch.as_tensor(v.camera.K, dtype=torch.float32) for v in scene.views]
+    Ks = full.Ks
     fixed_bg = torch.tensor(cfg.background, dtype=torch.float32)
 
     from ..render import rasterize, rasterize_surfels
@@ -191,7 +231,8 @@ def _fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
         if not order:
             order = [train[i] for i in torch.randperm(len(train), generator=gen).tolist()]
         vi = order.pop()
-        cam = scene.views[vi].camera
+        level = half if step <= coarse_until else full
+        width, height = level.sizes[vi]
         lr_means = exp_decay(step - 1, cfg.iterations, cfg.lr_position)
         optimizer.param_groups[0]["lr"] = lr_means
         if pose_opt is not None:
@@ -203,7 +244,7 @@ def _fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
             bg = torch.rand(3, generator=gen)
         else:
             bg = fixed_bg
-        img, mask = images[vi], masks[vi]
+        img, mask = level.images[vi], level.masks[vi]
         target = img if mask is None else img * mask[..., None] + bg * (1 - mask[..., None])
         viewmat = w2cs[vi][None]
         if poses is not None and step > cfg.pose_warmup:
@@ -212,21 +253,21 @@ def _fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
         raster = rasterize_surfels if surfels else rasterize
         try:
             out = raster(params["means"], params["quats"], torch.exp(params["log_scales"]),
-                         torch.sigmoid(params["opacity_logits"]), sh, viewmat, Ks[vi][None],
-                         cam.w, cam.h, sh_degree=deg, backgrounds=bg[None],
+                         torch.sigmoid(params["opacity_logits"]), sh, viewmat, level.Ks[vi][None],
+                         width, height, sh_degree=deg, backgrounds=bg[None],
                          backend=cfg.backend)
         except ValueError:
             _check_diverged(scene.scene_id, step, params)  # NaN parameters: a user error
             raise
         rgb, alpha = out.colors[0, ..., :3], out.alphas[0, ..., 0]
-        x0, y0, x1, y1 = boxes[vi]
+        x0, y0, x1, y1 = level.boxes[vi]
         loss = l1_ssim_loss(rgb[y0:y1, x0:x1], target[y0:y1, x0:x1], cfg.ssim_lambda)
         if mask is not None and cfg.mask_weight > 0:
             loss = loss + cfg.mask_weight * alpha_mask_loss(alpha, mask)
         if surfels and step > cfg.regularizer_start:
             loss = loss + cfg.depth_weight * depth_distortion_loss(out.distortion)
             loss = loss + cfg.normal_weight * normal_consistency_loss(
-                out.normals, out.median_depths, Ks[vi][None], out.alphas)
+                out.normals, out.median_depths, level.Ks[vi][None], out.alphas)
         if mcmc is not None:
             loss = loss + cfg.opacity_reg * opacity_regularizer(
                 torch.sigmoid(params["opacity_logits"]))

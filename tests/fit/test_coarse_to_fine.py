@@ -1,0 +1,60 @@
+"""Coarse-to-fine: the first steps train on half-resolution copies of the views."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+import splatsynth.render as render
+from splatsynth.fit import fit_scene
+from splatsynth.fit.fit import _view_tensors
+from splatsynth.scene_io import load_scene
+
+
+@pytest.fixture(scope="module")
+def scene(tiny_demo):
+    return load_scene(tiny_demo)
+
+
+def test_half_resolution_views_keep_the_geometry(scene):
+    full, half = _view_tensors(scene, 16, 1), _view_tensors(scene, 16, 2)
+    pts = np.random.default_rng(0).normal(0, 0.3, (50, 3))
+    for k, v in enumerate(scene.views):
+        w, h = half.sizes[k]
+        assert (w, h) == (v.camera.w // 2, v.camera.h // 2)
+        # A 3D point lands at half the pixel coordinates (pixel-corner origin).
+        uv_full, _ = v.camera.project(pts)
+        Kh = half.Ks[k].double().numpy()
+        cam_pts = pts @ v.camera.w2c[:3, :3].T + v.camera.w2c[:3, 3]
+        uvh = cam_pts @ Kh.T
+        uvh = uvh[:, :2] / uvh[:, 2:]
+        np.testing.assert_allclose(uvh, uv_full / 2, atol=1e-4)
+        # Area averaging keeps the mean colour and the mask's coverage.
+        assert torch.allclose(half.images[k].mean((0, 1)), full.images[k].mean((0, 1)),
+                              atol=1e-5)
+        assert abs(float(half.masks[k].mean()) - float(full.masks[k].mean())) < 1e-5
+        # The colour-loss crop still holds the whole subject.
+        x0, y0, x1, y1 = half.boxes[k]
+        m = half.masks[k].numpy() > 0.5
+        assert m[:, :x0].sum() == m[:, x1:].sum() == m[:y0].sum() == m[y1:].sum() == 0
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.5])
+def test_coarse_steps_render_at_half_size(scene, tiny_fit_config, monkeypatch, fraction):
+    sizes = []
+    real = render.rasterize
+
+    def spy(*args, **kw):
+        sizes.append((args[7], args[8]))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(render, "rasterize", spy)
+    cfg = replace(tiny_fit_config, iterations=20, coarse_fraction=fraction, refine_start=1000,
+                  prune_unseen=False)
+    fit_scene(scene, cfg)
+    w, h = scene.views[0].camera.w, scene.views[0].camera.h
+    training = sizes[:20]  # then the final evaluation renders at full size
+    n_coarse = int(fraction * 20)
+    assert training[:n_coarse] == [(w // 2, h // 2)] * n_coarse
+    assert training[n_coarse:] == [(w, h)] * (20 - n_coarse)
