@@ -211,10 +211,11 @@ def _fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
     # Per-view tensors, computed once: full resolution, and half for the coarse steps.
     has_masks = scene.has_masks
     full = _view_tensors(scene, cfg.crop_margin, 1)
-    half = _view_tensors(scene, cfg.crop_margin, 2) if cfg.coarse_fraction > 0 else full
-    coarse_until = int(cfg.coarse_fraction * cfg.iterations)
+    coarse = cfg.coarse_fraction > 0 and min(min(v.camera.w, v.camera.h) // 2
+                                             for v in scene.views) >= cfg.coarse_min_size
+    half = _view_tensors(scene, cfg.crop_margin, 2) if coarse else full
+    coarse_until = int(cfg.coarse_fraction * cfg.iterations) if coarse else 0
     w2cs = [torch.tensor(v.camera.w2c, dtype=torch.float32) for v in scene.views]
-    Ks = full.Ks
     fixed_bg = torch.tensor(cfg.background, dtype=torch.float32)
 
     from ..render import rasterize, rasterize_surfels
@@ -291,7 +292,8 @@ def _fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
             if refine_now(step, cfg.refine_start, cfg.refine_every, refine_stop):
                 unseen = None
                 if cfg.relocate_unseen:
-                    unseen = _unseen(raster, params, train, w2cs, Ks, scene, deg)
+                    unseen = _unseen(raster, params, train, w2cs, level, deg,
+                                     scene.views[vi].camera.w / width)
                 mcmc.relocate(params, optimizer, unseen)
             mcmc.add_noise(params, lr_means)
         elif classic is not None and refine_now(step, cfg.refine_start, cfg.refine_every,
@@ -319,8 +321,8 @@ def _fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
     if cfg.prune_unseen:
         # Nothing in the inputs constrains a Gaussian no input view sees; in novel views it
         # is a floater (e.g. under the belly of a subject filmed from above).
-        seen = ~_unseen(rasterize_surfels if surfels else rasterize, params, train, w2cs, Ks,
-                        scene, cfg.sh_degree)
+        seen = ~_unseen(rasterize_surfels if surfels else rasterize, params, train, w2cs, full,
+                        cfg.sh_degree)
         gaussians = gaussians.subset(seen)
         timings["pruned_unseen"] = int((~seen).sum())
     cameras = list(scene.cameras)
@@ -355,15 +357,15 @@ def _quats_facing(directions: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.normalize(q, dim=-1)
 
 
-def _unseen(raster, params: dict, train: list[int], w2cs, Ks, scene: Scene, deg: int
-            ) -> torch.Tensor:
-    """[N] bool: Gaussians adding under 1/100 pixel of opacity to every training view."""
+def _unseen(raster, params: dict, train: list[int], w2cs, level: _ViewTensors, deg: int,
+            factor: float = 1.0) -> torch.Tensor:
+    """[N] bool: Gaussians adding under 1/100 (full-resolution) pixel of opacity to every
+    training view, measured on ``level``'s views, which are ``factor`` times smaller."""
     sh = torch.cat([params["sh_dc"], params["sh_rest"]], 1)[:, :num_sh_coeffs(deg)]
     contrib = view_contributions(raster, params, [w2cs[i] for i in train],
-                                 [Ks[i] for i in train],
-                                 [(scene.views[i].camera.w, scene.views[i].camera.h)
-                                  for i in train], sh, deg)
-    return contrib < 1e-2
+                                 [level.Ks[i] for i in train], [level.sizes[i] for i in train],
+                                 sh, deg)
+    return contrib * factor**2 < 1e-2
 
 
 def _check_diverged(scene_id: str, step: int, params: dict) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..threads import run_parallel
+
 _WINDOWS: dict[tuple[int, float, np.dtype], np.ndarray] = {}
 
 
@@ -33,7 +35,10 @@ class _FusedSSIM(torch.autograd.Function):
         C, H, W = x.shape
         shape = (C, H - window_size + 1, W - window_size + 1)
         maps = [np.empty(shape, dtype=x.dtype) for _ in range(6)]
-        K.ssim_forward(x, y, w, x.dtype.type(c1), x.dtype.type(c2), x.dtype.type(eps), *maps)
+        consts = (x.dtype.type(c1), x.dtype.type(c2), x.dtype.type(eps))
+        # channels are independent: one per task, on the kernels' thread pool
+        run_parallel(K.ssim_forward, [(x[c:c + 1], y[c:c + 1], w, *consts,
+                                       *(m[c:c + 1] for m in maps)) for c in range(C)])
         ctx.saved = (x, y, w, c1, c2, eps, maps[1:])
         ctx.n = maps[0].size
         return torch.as_tensor(maps[0].mean(dtype=np.float64), dtype=pred.dtype)
@@ -45,8 +50,10 @@ class _FusedSSIM(torch.autograd.Function):
         x, y, w, c1, c2, eps, moments = ctx.saved
         g = np.full(moments[0].shape, float(grad_out) / ctx.n, dtype=x.dtype)
         grad = np.empty_like(x)
-        K.ssim_backward(x, y, w, x.dtype.type(c1), x.dtype.type(c2), x.dtype.type(eps), g,
-                        *moments, grad)
+        consts = (x.dtype.type(c1), x.dtype.type(c2), x.dtype.type(eps))
+        run_parallel(K.ssim_backward, [(x[c:c + 1], y[c:c + 1], w, *consts, g[c:c + 1],
+                                        *(m[c:c + 1] for m in moments), grad[c:c + 1])
+                                       for c in range(x.shape[0])])
         return torch.from_numpy(grad).permute(1, 2, 0), None, None, None, None, None
 
 

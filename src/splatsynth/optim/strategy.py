@@ -109,13 +109,35 @@ class MCMCStrategy:
     @torch.no_grad()
     def add_noise(self, params: dict, lr_means: float) -> None:
         """Covariance-shaped position noise, strong on transparent Gaussians only."""
-        opac = torch.sigmoid(params["opacity_logits"])
-        cov = covariance_from_quat_scale(params["quats"], torch.exp(params["log_scales"]))
-        gate = torch.sigmoid(-100.0 * (opac - self.min_opacity))
         eps = torch.randn(params["means"].shape, generator=self.gen,
                           dtype=params["means"].dtype)
-        noise = (cov @ eps[..., None]).squeeze(-1) * (gate * self.noise_lr * lr_means)[:, None]
-        params["means"].add_(noise)
+        scale = self.noise_lr * lr_means
+        arrays = [params[k].detach() for k in ("means", "quats", "log_scales", "opacity_logits")]
+        if all(a.device.type == "cpu" and a.is_contiguous() and a.dtype == eps.dtype
+               for a in arrays):
+            from ._noise_kernel import covariance_noise
+
+            covariance_noise(*(a.numpy() for a in arrays), eps.numpy(), self.min_opacity,
+                             scale)
+        else:
+            params["means"].add_(covariance_noise_reference(
+                params["quats"], params["log_scales"], params["opacity_logits"], eps,
+                self.min_opacity, scale))
+
+
+def covariance_noise_reference(quats: torch.Tensor, log_scales: torch.Tensor,
+                               opacity_logits: torch.Tensor, eps: torch.Tensor,
+                               min_opacity: float, scale: float) -> torch.Tensor:
+    """[N, 3] MCMC exploration step: sigma eps gated to near-transparent Gaussians.
+
+    Args:
+        quats: [N, 4] wxyz; log_scales: [N, 3]; opacity_logits: [N] or [N, 1];
+        eps: [N, 3] standard normal draws; scale: noise_lr * current position lr.
+    """
+    opac = torch.sigmoid(opacity_logits.reshape(-1))
+    cov = covariance_from_quat_scale(quats, torch.exp(log_scales))
+    gate = torch.sigmoid(-100.0 * (opac - min_opacity))
+    return (cov @ eps[..., None]).squeeze(-1) * (gate * scale)[:, None]
 
 
 class ClassicStrategy:

@@ -4,7 +4,7 @@ Importing this package compiles no numba kernel and does not import gsplat; kern
 (or load from numba's on-disk cache) on their first call.
 """
 
-from ._threads import get_num_threads, set_num_threads
+from ..threads import get_num_threads, set_num_threads
 from .api import cameras_to_tensors, rasterize, render_gaussians
 from .sh import eval_sh, num_sh_bases, rgb_from_sh, sh_from_rgb
 from .surfels import SurfelRenderOut, rasterize_surfels

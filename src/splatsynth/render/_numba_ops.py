@@ -1,8 +1,8 @@
 """The kernel seam: ``torch.autograd.Function``s whose forward and backward call the numba kernels.
 
 Tensors cross as zero-copy numpy views (CPU, contiguous); kernels compile on first use. Work is
-split into static per-thread slices (see ``_threads``); every reduction runs in a fixed order,
-so outputs and gradients are bit-identical across runs and thread counts.
+split into static per-thread slices (see ``splatsynth.threads``); every reduction runs in a
+fixed order, so outputs and gradients are bit-identical across runs and thread counts.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._threads import get_num_threads, run_parallel
+from ..threads import get_num_threads, run_parallel
 
 _VIEW_CHUNKS = 64  # fixed chunks for the viewmat-gradient reduction over Gaussians
 _MIN_PARALLEL = 4096  # below this many Gaussians (or tile pairs) waking a thread costs more

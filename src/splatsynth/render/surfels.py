@@ -21,8 +21,8 @@ from typing import Literal, NamedTuple
 import numpy as np
 import torch
 
+from ..threads import run_parallel
 from ._numba_ops import _deal, _grad_or_zeros, _np, _ranges, _threads_for
-from ._threads import run_parallel
 
 SurfelBackend = Literal["auto", "numba", "torch"]
 _VIEW_CHUNKS = 64  # fixed chunks for the viewmat-gradient reduction over surfels
@@ -126,7 +126,8 @@ def rasterize_surfels(
         :class:`SurfelRenderOut`. Differentiable w.r.t. means, quats, scales, opacities,
         colors, viewmats and backgrounds (not Ks). The numba kernels split work over
         :func:`splatsynth.render.get_num_threads` threads with static slices (results do
-        not depend on the count) and leave torch's thread setting alone (see ``_threads``).
+        not depend on the count) and leave torch's thread setting alone (see
+        ``splatsynth.threads``).
     Raises:
         ValueError: on a wrong shape, dtype, device, non-finite value or option.
     """

@@ -1,4 +1,4 @@
-"""Threads for the numba kernels.
+"""Threads for the numba kernels (rasterizers, fused SSIM).
 
 The kernels are ``nogil`` numba functions that each take a static slice of the work; a small
 pool of Python threads runs one slice per thread. Static slices keep results independent of
