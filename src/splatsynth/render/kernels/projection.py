@@ -129,6 +129,71 @@ def _sh_basis_vjp(x, y, z, deg, s, v):
 
 
 @njit(**_OPTS)
+def _sh_color_fwd(n, c, V, mx, my, mz, sh, sh_deg, shc, basis, nb, out_color, zero, one, half):
+    """out_color[c, n] = max(SH(view direction) + 0.5, 0), or the raw colour when sh_deg < 0.
+
+    The view direction runs from the camera centre -R^T t (V is the [4, 4] w2c) to the mean.
+    """
+    if sh_deg < 0:
+        for ch in range(3):
+            out_color[c, n, ch] = sh[n, 0, ch]
+        return
+    px = -(V[0, 0] * V[0, 3] + V[1, 0] * V[1, 3] + V[2, 0] * V[2, 3])
+    py = -(V[0, 1] * V[0, 3] + V[1, 1] * V[1, 3] + V[2, 1] * V[2, 3])
+    pz = -(V[0, 2] * V[0, 3] + V[1, 2] * V[1, 3] + V[2, 2] * V[2, 3])
+    dx, dy, dz = mx - px, my - py, mz - pz
+    inrm = one / math.sqrt(dx * dx + dy * dy + dz * dz)
+    _sh_basis(dx * inrm, dy * inrm, dz * inrm, sh_deg, shc, basis)
+    for ch in range(3):
+        acc = half
+        for k in range(nb):
+            acc += basis[k] * sh[n, k, ch]
+        out_color[c, n, ch] = max(acc, zero)
+
+
+@njit(**_OPTS)
+def _sh_color_bwd(n, c, V, mx, my, mz, sh, sh_deg, shc, basis, vk, nb, g_color, g_sh, gvc,
+                  zero, one, half):
+    """Backward of :func:`_sh_color_fwd`: adds into g_sh[n] and the camera's 12 w2c-gradient
+    slots ``gvc``; returns the gradient with respect to the mean (gx, gy, gz)."""
+    if sh_deg < 0:
+        for ch in range(3):
+            g_sh[n, 0, ch] += g_color[c, n, ch]
+        return zero, zero, zero
+    px = -(V[0, 0] * V[0, 3] + V[1, 0] * V[1, 3] + V[2, 0] * V[2, 3])
+    py = -(V[0, 1] * V[0, 3] + V[1, 1] * V[1, 3] + V[2, 1] * V[2, 3])
+    pz = -(V[0, 2] * V[0, 3] + V[1, 2] * V[1, 3] + V[2, 2] * V[2, 3])
+    dx, dy, dz = mx - px, my - py, mz - pz
+    inrm = one / math.sqrt(dx * dx + dy * dy + dz * dz)
+    ux, uy, uz = dx * inrm, dy * inrm, dz * inrm
+    _sh_basis(ux, uy, uz, sh_deg, shc, basis)
+    for k in range(nb):
+        vk[k] = zero
+    for ch in range(3):
+        acc = half
+        for k in range(nb):
+            acc += basis[k] * sh[n, k, ch]
+        gch = g_color[c, n, ch] if acc >= zero else zero
+        for k in range(nb):
+            g_sh[n, k, ch] += basis[k] * gch
+            vk[k] += gch * sh[n, k, ch]
+    if sh_deg < 1:
+        return zero, zero, zero
+    gux, guy, guz = _sh_basis_vjp(ux, uy, uz, sh_deg, shc, vk)
+    dot = ux * gux + uy * guy + uz * guz
+    gdx = (gux - ux * dot) * inrm
+    gdy = (guy - uy * dot) * inrm
+    gdz = (guz - uz * dot) * inrm
+    for j in range(3):  # through the camera centre -R^T t
+        tj = V[j, 3]
+        gvc[4 * j + 0] += tj * gdx
+        gvc[4 * j + 1] += tj * gdy
+        gvc[4 * j + 2] += tj * gdz
+        gvc[4 * j + 3] += V[j, 0] * gdx + V[j, 1] * gdy + V[j, 2] * gdz
+    return gdx, gdy, gdz
+
+
+@njit(**_OPTS)
 def _quat_rot(q0, q1, q2, q3, one, two):
     """Normalized wxyz quaternion -> row-major rotation entries (and the inverse norm)."""
     inv = one / math.sqrt(q0 * q0 + q1 * q1 + q2 * q2 + q3 * q3)
@@ -251,22 +316,8 @@ def project_fwd(
             out_conic[c, n, 1] = -cb * idet
             out_conic[c, n, 2] = ca * idet
             out_depth[c, n] = z
-            if sh_deg < 0:
-                for ch in range(3):
-                    out_color[c, n, ch] = sh[n, 0, ch]
-            else:
-                # view direction from the camera centre -R^T t
-                px = -(V[0, 0] * V[0, 3] + V[1, 0] * V[1, 3] + V[2, 0] * V[2, 3])
-                py = -(V[0, 1] * V[0, 3] + V[1, 1] * V[1, 3] + V[2, 1] * V[2, 3])
-                pz = -(V[0, 2] * V[0, 3] + V[1, 2] * V[1, 3] + V[2, 2] * V[2, 3])
-                dx, dy, dz = mx - px, my - py, mz - pz
-                inrm = one / math.sqrt(dx * dx + dy * dy + dz * dz)
-                _sh_basis(dx * inrm, dy * inrm, dz * inrm, sh_deg, shc, basis)
-                for ch in range(3):
-                    acc = half
-                    for k in range(nb):
-                        acc += basis[k] * sh[n, k, ch]
-                    out_color[c, n, ch] = max(acc, zero)
+            _sh_color_fwd(n, c, V, mx, my, mz, sh, sh_deg, shc, basis, nb, out_color, zero, one,
+                          half)
 
 
 @njit(**_OPTS)
@@ -444,43 +495,11 @@ def project_bwd(
                 gvc[8] += two * (A20 * S00 + A21 * S01 + A22 * S02)
                 gvc[9] += two * (A20 * S01 + A21 * S11 + A22 * S12)
                 gvc[10] += two * (A20 * S02 + A21 * S12 + A22 * S22)
-                if sh_deg < 0:
-                    for ch in range(3):
-                        g_sh[n, 0, ch] += g_color[c, n, ch]
-                    continue
-                px = -(V[0, 0] * V[0, 3] + V[1, 0] * V[1, 3] + V[2, 0] * V[2, 3])
-                py = -(V[0, 1] * V[0, 3] + V[1, 1] * V[1, 3] + V[2, 1] * V[2, 3])
-                pz = -(V[0, 2] * V[0, 3] + V[1, 2] * V[1, 3] + V[2, 2] * V[2, 3])
-                dx, dy, dz = mx - px, my - py, mz - pz
-                inrm = one / math.sqrt(dx * dx + dy * dy + dz * dz)
-                ux, uy, uz = dx * inrm, dy * inrm, dz * inrm
-                _sh_basis(ux, uy, uz, sh_deg, shc, basis)
-                for k in range(nb):
-                    vk[k] = zero
-                for ch in range(3):
-                    acc = half
-                    for k in range(nb):
-                        acc += basis[k] * sh[n, k, ch]
-                    gch = g_color[c, n, ch] if acc >= zero else zero
-                    for k in range(nb):
-                        g_sh[n, k, ch] += basis[k] * gch
-                        vk[k] += gch * sh[n, k, ch]
-                if sh_deg >= 1:
-                    gux, guy, guz = _sh_basis_vjp(ux, uy, uz, sh_deg, shc, vk)
-                    dot = ux * gux + uy * guy + uz * guz
-                    gdx = (gux - ux * dot) * inrm
-                    gdy = (guy - uy * dot) * inrm
-                    gdz = (guz - uz * dot) * inrm
-                    gmx += gdx
-                    gmy += gdy
-                    gmz += gdz
-                    # camera centre -R^T t
-                    for j in range(3):
-                        tj = V[j, 3]
-                        gvc[4 * j + 0] += tj * gdx
-                        gvc[4 * j + 1] += tj * gdy
-                        gvc[4 * j + 2] += tj * gdz
-                        gvc[4 * j + 3] += V[j, 0] * gdx + V[j, 1] * gdy + V[j, 2] * gdz
+                gdx, gdy, gdz = _sh_color_bwd(n, c, V, mx, my, mz, sh, sh_deg, shc, basis, vk, nb,
+                                              g_color, g_sh, gvc, zero, one, half)
+                gmx += gdx
+                gmy += gdy
+                gmz += gdz
             g_means[n, 0] = gmx
             g_means[n, 1] = gmy
             g_means[n, 2] = gmz

@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 
 from ._common import C_AMIN, C_FAR, C_HALF, C_HF, C_LOGINV, C_NEAR, C_ONE, C_TWO, C_WF, C_ZERO
-from .projection import _quat_rot, _sh_basis, _sh_basis_vjp
+from .projection import _quat_rot, _sh_color_bwd, _sh_color_fwd
 
 _OPTS = dict(cache=True, error_model="numpy", fastmath=True, nogil=True)
 
@@ -122,22 +122,8 @@ def surfel_project_fwd(
             out_nrm[c, n, 0] = sg * nx
             out_nrm[c, n, 1] = sg * ny
             out_nrm[c, n, 2] = sg * nz
-            if sh_deg < 0:
-                for ch in range(3):
-                    out_color[c, n, ch] = sh[n, 0, ch]
-            else:
-                # view direction from the camera centre -R^T t
-                ex = -(V[0, 0] * V[0, 3] + V[1, 0] * V[1, 3] + V[2, 0] * V[2, 3])
-                ey = -(V[0, 1] * V[0, 3] + V[1, 1] * V[1, 3] + V[2, 1] * V[2, 3])
-                ez = -(V[0, 2] * V[0, 3] + V[1, 2] * V[1, 3] + V[2, 2] * V[2, 3])
-                dx, dy, dz = mx - ex, my - ey, mz - ez
-                inrm = one / math.sqrt(dx * dx + dy * dy + dz * dz)
-                _sh_basis(dx * inrm, dy * inrm, dz * inrm, sh_deg, shc, basis)
-                for ch in range(3):
-                    acc = half
-                    for k in range(nb):
-                        acc += basis[k] * sh[n, k, ch]
-                    out_color[c, n, ch] = max(acc, zero)
+            _sh_color_fwd(n, c, V, mx, my, mz, sh, sh_deg, shc, basis, nb, out_color, zero, one,
+                          half)
 
 
 @njit(**_OPTS)
@@ -256,42 +242,11 @@ def surfel_project_bwd(
                 gmx += V[0, 0] * gpx + V[1, 0] * gpy + V[2, 0] * gpz
                 gmy += V[0, 1] * gpx + V[1, 1] * gpy + V[2, 1] * gpz
                 gmz += V[0, 2] * gpx + V[1, 2] * gpy + V[2, 2] * gpz
-                if sh_deg < 0:
-                    for ch in range(3):
-                        g_sh[n, 0, ch] += g_color[c, n, ch]
-                    continue
-                ex = -(V[0, 0] * V[0, 3] + V[1, 0] * V[1, 3] + V[2, 0] * V[2, 3])
-                ey = -(V[0, 1] * V[0, 3] + V[1, 1] * V[1, 3] + V[2, 1] * V[2, 3])
-                ez = -(V[0, 2] * V[0, 3] + V[1, 2] * V[1, 3] + V[2, 2] * V[2, 3])
-                dx, dy, dz = mx - ex, my - ey, mz - ez
-                inrm = one / math.sqrt(dx * dx + dy * dy + dz * dz)
-                ux, uy, uz = dx * inrm, dy * inrm, dz * inrm
-                _sh_basis(ux, uy, uz, sh_deg, shc, basis)
-                for k in range(nb):
-                    vk[k] = zero
-                for ch in range(3):
-                    acc = half
-                    for k in range(nb):
-                        acc += basis[k] * sh[n, k, ch]
-                    gch = g_color[c, n, ch] if acc >= zero else zero
-                    for k in range(nb):
-                        g_sh[n, k, ch] += basis[k] * gch
-                        vk[k] += gch * sh[n, k, ch]
-                if sh_deg >= 1:
-                    gux, guy, guz = _sh_basis_vjp(ux, uy, uz, sh_deg, shc, vk)
-                    dot = ux * gux + uy * guy + uz * guz
-                    gdx = (gux - ux * dot) * inrm
-                    gdy = (guy - uy * dot) * inrm
-                    gdz = (guz - uz * dot) * inrm
-                    gmx += gdx
-                    gmy += gdy
-                    gmz += gdz
-                    for j in range(3):  # camera centre -R^T t
-                        tj = V[j, 3]
-                        gvc[4 * j + 0] += tj * gdx
-                        gvc[4 * j + 1] += tj * gdy
-                        gvc[4 * j + 2] += tj * gdz
-                        gvc[4 * j + 3] += V[j, 0] * gdx + V[j, 1] * gdy + V[j, 2] * gdz
+                gdx, gdy, gdz = _sh_color_bwd(n, c, V, mx, my, mz, sh, sh_deg, shc, basis, vk, nb,
+                                              g_color, g_sh, gvc, zero, one, half)
+                gmx += gdx
+                gmy += gdy
+                gmz += gdz
             g_means[n, 0] = gmx
             g_means[n, 1] = gmy
             g_means[n, 2] = gmz
