@@ -60,3 +60,28 @@ def test_coarse_steps_render_at_half_size(scene, tiny_fit_config, monkeypatch, f
     n_coarse = int(fraction * 20) if coarse else 0  # 48-px copies are under 128
     assert training[:n_coarse] == [(w // 2, h // 2)] * n_coarse
     assert training[n_coarse:] == [(w, h)] * (20 - n_coarse)
+
+
+def test_visibility_at_half_size_matches_full_size(scene, tiny_fit_config, monkeypatch):
+    from splatsynth.fit.fit import _unseen
+    from splatsynth.fit.visibility import view_contributions
+
+    g = fit_scene(scene, replace(tiny_fit_config, iterations=60, prune_unseen=False)).gaussians
+    params = {"means": g.means, "quats": g.quats_wxyz, "log_scales": g.log_scales,
+              "opacity_logits": g.opacity_logits, "sh_dc": g.sh[:, :1], "sh_rest": g.sh[:, 1:]}
+    w2cs = [torch.tensor(v.camera.w2c, dtype=torch.float32) for v in scene.views]
+    train = list(range(len(scene.views)))
+    full, half = _view_tensors(scene, 16, 1), _view_tensors(scene, 16, 2)
+    c_full = view_contributions(render.rasterize, params, w2cs, full.Ks, full.sizes, g.sh, 1)
+    c_half = view_contributions(render.rasterize, params, w2cs, half.Ks, half.sizes, g.sh, 1)
+    # a quarter of the pixels: contributions in full-size pixels are 4x the half-size ones
+    seen = c_full > 1.0
+    ratio = (4 * c_half[seen] / c_full[seen]).median()
+    assert 0.8 < float(ratio) < 1.25
+    # so a Gaussian adding 0.004 half-size pixels (0.016 full-size ones) counts as seen
+    import splatsynth.fit.fit as fit_module
+
+    monkeypatch.setattr(fit_module, "view_contributions",
+                        lambda *a, **k: torch.tensor([0.001, 0.004, 0.02]))
+    flags = _unseen(render.rasterize, params, train, w2cs, half, 1, factor=2.0)
+    assert flags.tolist() == [True, False, False]
