@@ -314,12 +314,14 @@ def _fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
                 out.normals, out.median_depths, level.Ks[vi][None], out.alphas)
         if has_masks and cfg.solid_weight > 0 and step % cfg.solid_every == 0 \
                 and step > cfg.refine_start:
-            # only opacities learn from it: grown or moved Gaussians would fatten the shape
+            # Only opacities learn from it: grown or moved Gaussians would fatten the shape.
+            # Colour does not matter here, so the cheapest (degree-0) colour is rendered.
             vout = raster(params["means"].detach(), params["quats"].detach(),
                           torch.exp(params["log_scales"].detach()),
-                          torch.sigmoid(params["opacity_logits"]), sh.detach(),
-                          virtual.sample(gen)[None], virtual.K[None], virtual.w, virtual.h,
-                          sh_degree=deg, backend=cfg.backend)
+                          torch.sigmoid(params["opacity_logits"]),
+                          params["sh_dc"].detach(), virtual.sample(gen)[None],
+                          virtual.K[None], virtual.w, virtual.h, sh_degree=0,
+                          backend=cfg.backend)
             loss = loss + cfg.solid_weight * _solid_loss(vout.alphas[0, ..., 0],
                                                          cfg.solid_erode)
         if mcmc is not None:
