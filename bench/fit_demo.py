@@ -33,10 +33,11 @@ VARIANTS = {
     "no mask loss": {"mask_weight": 0.0},
     "fixed background": {"random_background": False},
     "no solid prior": {"solid_weight": 0.0},
+    "no clear prior": {"clear_weight": 0.0},
     "classic strategy": {"strategy": "classic", "opacity_reg": 0.0, "scale_reg": 0.0},
     "vanilla": {"init": "random", "mask_weight": 0.0, "random_background": False,
                 "strategy": "classic", "opacity_reg": 0.0, "scale_reg": 0.0,
-                "solid_weight": 0.0, "coarse_fraction": 0.0},
+                "solid_weight": 0.0, "clear_weight": 0.0, "coarse_fraction": 0.0},
 }
 
 

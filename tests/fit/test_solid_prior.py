@@ -1,4 +1,4 @@
-"""The solid-subject prior: virtual views whose silhouette interiors are pulled to opacity."""
+"""The virtual-view priors: silhouette cores pulled to opacity, faint pixels to transparency."""
 
 from dataclasses import replace
 
@@ -8,7 +8,7 @@ import torch
 
 import splatsynth.render as render
 from splatsynth.fit import fit_scene
-from splatsynth.fit.fit import _solid_loss, _VirtualViews
+from splatsynth.fit.fit import _clear_loss, _solid_loss, _VirtualViews
 from splatsynth.scene_io import load_scene
 
 
@@ -35,6 +35,16 @@ def test_solid_loss_pulls_only_the_core_of_the_silhouette():
     assert float(out.detach()) == 0.0 and float(empty.grad.abs().sum()) == 0.0
 
 
+def test_clear_loss_fades_only_faint_pixels():
+    alpha = torch.tensor([[0.0, 0.2, 0.49], [0.5, 0.9, 1.0]], requires_grad=True)
+    loss = _clear_loss(alpha)
+    assert float(loss.detach()) == pytest.approx((0.2 + 0.49) / 6)
+    loss.backward()
+    g = alpha.grad.numpy()
+    assert (g[0] > 0).all()  # descent lowers faint pixels' opacity (floaters, fringes)
+    assert (g[1] == 0).all()  # the silhouette itself is left alone
+
+
 def test_virtual_views_circle_the_subject_at_the_rig_distance(scene):
     vv = _VirtualViews(scene, list(range(len(scene.views))))
     cam0 = scene.views[0].camera
@@ -55,10 +65,11 @@ def test_virtual_views_circle_the_subject_at_the_rig_distance(scene):
     assert min(elevations) < rig_el - 5
 
 
-@pytest.mark.parametrize("weight, masks, expect", [(1.0, True, True), (0.0, True, False),
-                                                   (1.0, False, False)])
-def test_virtual_renders_run_on_schedule(scene, tiny_fit_config, monkeypatch, weight, masks,
-                                         expect):
+@pytest.mark.parametrize("solid, clear, masks, expect", [
+    (1.0, 1.0, True, True), (0.0, 1.0, True, True), (1.0, 0.0, True, True),
+    (0.0, 0.0, True, False), (1.0, 1.0, False, False)])
+def test_virtual_renders_run_on_schedule(scene, tiny_fit_config, monkeypatch, solid, clear,
+                                         masks, expect):
     sizes = []
     real = render.rasterize
 
@@ -70,7 +81,7 @@ def test_virtual_renders_run_on_schedule(scene, tiny_fit_config, monkeypatch, we
     if not masks:
         scene = replace(scene, views=[replace(v, mask=None) for v in scene.views])
     cfg = replace(tiny_fit_config, iterations=24, refine_start=8, refine_every=1000,
-                  solid_weight=weight, solid_every=4, prune_unseen=False,
+                  solid_weight=solid, clear_weight=clear, solid_every=4, prune_unseen=False,
                   relocate_unseen=False)
     fit_scene(scene, cfg)
     virtual = [s for s in sizes[:40] if s == (64, 64)]

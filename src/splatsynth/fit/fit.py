@@ -161,6 +161,12 @@ def _solid_loss(alpha: torch.Tensor, erode: int) -> torch.Tensor:
     return (1.0 - alpha[core]).mean()
 
 
+def _clear_loss(alpha: torch.Tensor) -> torch.Tensor:
+    """Mean over an [H, W] opacity map of the opacity of pixels under 0.5 (zero elsewhere):
+    faint floaters and fringes outside the rendered silhouette are pulled to transparency."""
+    return (alpha * (alpha.detach() < 0.5)).mean()
+
+
 def _initial_gaussians(scene: Scene, cfg: FitConfig, train: list[int], rng: np.random.Generator
                        ) -> Gaussians:
     if cfg.init == "hull" and scene.has_masks:
@@ -312,8 +318,8 @@ def _fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
             loss = loss + cfg.depth_weight * depth_distortion_loss(out.distortion)
             loss = loss + cfg.normal_weight * normal_consistency_loss(
                 out.normals, out.median_depths, level.Ks[vi][None], out.alphas)
-        if has_masks and cfg.solid_weight > 0 and step % cfg.solid_every == 0 \
-                and step > cfg.refine_start:
+        if has_masks and (cfg.solid_weight > 0 or cfg.clear_weight > 0) \
+                and step % cfg.solid_every == 0 and step > cfg.refine_start:
             # Only opacities learn from it: grown or moved Gaussians would fatten the shape.
             # Colour does not matter here, so the cheapest (degree-0) colour is rendered.
             vout = raster(params["means"].detach(), params["quats"].detach(),
@@ -322,8 +328,9 @@ def _fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
                           params["sh_dc"].detach(), virtual.sample(gen)[None],
                           virtual.K[None], virtual.w, virtual.h, sh_degree=0,
                           backend=cfg.backend)
-            loss = loss + cfg.solid_weight * _solid_loss(vout.alphas[0, ..., 0],
-                                                         cfg.solid_erode)
+            va = vout.alphas[0, ..., 0]
+            loss = loss + cfg.solid_weight * _solid_loss(va, cfg.solid_erode)
+            loss = loss + cfg.clear_weight * _clear_loss(va)
         if mcmc is not None:
             loss = loss + cfg.opacity_reg * opacity_regularizer(
                 torch.sigmoid(params["opacity_logits"]))
