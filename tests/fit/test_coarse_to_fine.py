@@ -42,21 +42,13 @@ def test_half_resolution_views_keep_the_geometry(scene):
 
 @pytest.mark.parametrize("fraction, min_size, coarse", [(0.0, 16, False), (0.5, 16, True),
                                                          (0.5, 128, False)])
-def test_coarse_steps_render_at_half_size(scene, tiny_fit_config, monkeypatch, fraction,
+def test_coarse_steps_render_at_half_size(scene, tiny_fit_config, raster_sizes, fraction,
                                           min_size, coarse):
-    sizes = []
-    real = render.rasterize
-
-    def spy(*args, **kw):
-        sizes.append((args[7], args[8]))
-        return real(*args, **kw)
-
-    monkeypatch.setattr(render, "rasterize", spy)
     cfg = replace(tiny_fit_config, iterations=20, coarse_fraction=fraction, refine_start=1000,
                   prune_unseen=False, coarse_min_size=min_size)
     fit_scene(scene, cfg)
     w, h = scene.views[0].camera.w, scene.views[0].camera.h
-    training = sizes[:20]  # then the final evaluation renders at full size
+    training = raster_sizes[:20]  # then the final evaluation renders at full size
     n_coarse = int(fraction * 20) if coarse else 0  # 48-px copies are under 128
     assert training[:n_coarse] == [(w // 2, h // 2)] * n_coarse
     assert training[n_coarse:] == [(w, h)] * (20 - n_coarse)

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-import splatsynth.render as render
 from splatsynth.fit import fit_scene
 from splatsynth.fit.fit import _clear_loss, _solid_loss, _VirtualViews
 from splatsynth.scene_io import load_scene
@@ -68,22 +67,14 @@ def test_virtual_views_circle_the_subject_at_the_rig_distance(scene):
 @pytest.mark.parametrize("solid, clear, masks, expect", [
     (1.0, 1.0, True, True), (0.0, 1.0, True, True), (1.0, 0.0, True, True),
     (0.0, 0.0, True, False), (1.0, 1.0, False, False)])
-def test_virtual_renders_run_on_schedule(scene, tiny_fit_config, monkeypatch, solid, clear,
+def test_virtual_renders_run_on_schedule(scene, tiny_fit_config, raster_sizes, solid, clear,
                                          masks, expect):
-    sizes = []
-    real = render.rasterize
-
-    def spy(*args, **kw):
-        sizes.append((args[7], args[8]))
-        return real(*args, **kw)
-
-    monkeypatch.setattr(render, "rasterize", spy)
     if not masks:
         scene = replace(scene, views=[replace(v, mask=None) for v in scene.views])
     cfg = replace(tiny_fit_config, iterations=24, refine_start=8, refine_every=1000,
                   solid_weight=solid, clear_weight=clear, solid_every=4, prune_unseen=False,
                   relocate_unseen=False)
     fit_scene(scene, cfg)
-    virtual = [s for s in sizes[:40] if s == (64, 64)]
+    virtual = [s for s in raster_sizes[:40] if s == (64, 64)]
     # steps 12, 16, 20, 24 (after refine_start, every 4th)
     assert len(virtual) == (4 if expect else 0)
