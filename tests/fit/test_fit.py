@@ -94,3 +94,27 @@ def test_unseen_gaussians_are_found_and_pruned(scene, tiny_fit_config):
     assert (c > 0).float().mean() > 0.5
     assert r.timings["pruned_unseen"] >= 0
     assert len(g) == tiny_fit_config.num_gaussians - r.timings["pruned_unseen"]
+
+
+def test_opacity_regularizer_fades_on_schedule(scene, tiny_fit_config, monkeypatch):
+    """The weight each step's opacity term carries (its gradient through a marker) follows
+    fit.opacity_reg * fade_out(step)."""
+    import splatsynth.fit.fit as fit_module
+    from splatsynth.optim import fade_out
+
+    weights: list[torch.Tensor] = []
+
+    def marked(opacities):
+        marker = torch.zeros((), requires_grad=True)
+        marker.retain_grad()
+        weights.append(marker)
+        return opacities.mean() + marker
+
+    monkeypatch.setattr(fit_module, "opacity_regularizer", marked)
+    cfg = replace(tiny_fit_config, iterations=40, opacity_reg=0.3, opacity_reg_fade=0.5,
+                  prune_unseen=False)
+    fit_scene(scene, cfg)
+    got = [float(m.grad) for m in weights]
+    want = [0.3 * fade_out(step, 40, 0.5) for step in range(1, 41)]
+    assert got == pytest.approx(want)
+    assert got[19] == pytest.approx(0.3) and got[-1] == 0.0 and 0 < got[25] < 0.3

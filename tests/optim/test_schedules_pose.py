@@ -8,6 +8,7 @@ from splatsynth.optim import (
     active_sh_degree,
     delta_matrices,
     exp_decay,
+    fade_out,
     refine_now,
     so3_exp,
 )
@@ -53,3 +54,12 @@ def test_pose_deltas_start_at_identity_and_hold_the_gauge():
     torch.testing.assert_close(out[0], torch.eye(4))  # the gauge view never moves
     assert not torch.allclose(out[1], torch.eye(4))
     torch.testing.assert_close(out[1], delta_matrices(torch.full((1, 6), 0.1))[0])
+
+
+def test_fade_out_holds_then_falls_linearly_to_zero():
+    w = [fade_out(s, 1000, 0.5) for s in (0, 500, 501, 725, 950, 1000)]
+    assert w[:2] == [1.0, 1.0]
+    assert w[2] == pytest.approx(1 - 1 / 450)
+    assert w[3] == pytest.approx(0.5)
+    assert w[4:] == [0.0, 0.0]
+    assert fade_out(1000, 1000, 1.0) == 1.0  # 1 means never

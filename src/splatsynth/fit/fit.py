@@ -29,6 +29,7 @@ from ..optim import (
     PoseDeltas,
     active_sh_degree,
     exp_decay,
+    fade_out,
     refine_now,
 )
 from ..scene_io.scene import Scene
@@ -332,8 +333,8 @@ def _fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
             loss = loss + cfg.solid_weight * _solid_loss(va, cfg.solid_erode)
             loss = loss + cfg.clear_weight * _clear_loss(va)
         if mcmc is not None:
-            loss = loss + cfg.opacity_reg * opacity_regularizer(
-                torch.sigmoid(params["opacity_logits"]))
+            w_opacity = cfg.opacity_reg * fade_out(step, cfg.iterations, cfg.opacity_reg_fade)
+            loss = loss + w_opacity * opacity_regularizer(torch.sigmoid(params["opacity_logits"]))
             loss = loss + cfg.scale_reg * scale_regularizer(torch.exp(params["log_scales"]))
         if cfg.aniso_reg > 0:
             loss = loss + cfg.aniso_reg * anisotropy_regularizer(

@@ -13,6 +13,18 @@ def exp_decay(step: int, total: int, lr_init: float, final_ratio: float = 0.01) 
     return lr_init * math.exp(t * math.log(final_ratio))
 
 
+def fade_out(step: int, total: int, start_fraction: float, end_fraction: float = 0.95) -> float:
+    """Weight 1 up to ``start_fraction`` of ``total`` steps, then linear down to 0, reached at
+    ``end_fraction`` (and kept there); ``start_fraction >= 1`` never fades."""
+    if total <= 0 or start_fraction >= 1.0:
+        return 1.0
+    t = step / total
+    if t <= start_fraction:
+        return 1.0
+    span = max(end_fraction - start_fraction, 1e-9)
+    return max(0.0, 1.0 - (t - start_fraction) / span)
+
+
 def active_sh_degree(step: int, max_degree: int, every: int) -> int:
     """The SH degree in use at ``step``: 0 at first, one more every ``every`` steps."""
     if every <= 0:
