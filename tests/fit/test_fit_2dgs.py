@@ -26,10 +26,12 @@ def test_2dgs_fit_reproduces_inputs_with_flat_surfels(tiny_demo, tiny_fit_config
     hit = rr.alpha > 0.5
     n = np.linalg.norm(rr.normals[hit], axis=-1)
     np.testing.assert_allclose(n, 1.0, atol=1e-4)  # unit normals where the subject is
-    # normals face the camera that sees them
+    # normals face the camera that sees them, where the subject is opaque (at a rim pixel the
+    # blend reaches surfels on the far side; a flipped convention would fail everywhere)
     cam = load_scene(tiny_demo).cameras[0]
-    facing = (rr.normals[0][hit[0]] @ cam.forward) < 0
-    assert facing.mean() > 0.95
+    solid = rr.alpha[0] > 0.9
+    facing = (rr.normals[0][solid] @ cam.forward) < 0
+    assert solid.sum() > 500 and facing.mean() > 0.97
 
 
 def test_2dgs_pipeline_writes_normal_maps(tiny_demo, tiny_fit_config, tmp_path):

@@ -62,11 +62,11 @@ class FitConfig:
     (needles that sparse views cannot see but novel views do)."""
     aniso_max_ratio: float = 10.0
     """Longest-to-shortest axis ratio allowed before the anisotropy penalty starts."""
-    coarse_fraction: float = 0.85
+    coarse_fraction: float = 0.9
     """Coarse-to-fine: this fraction of the steps renders at half resolution (a quarter of the
     pixels) while the shape forms, then full resolution sharpens it; 0 disables. On the demo at
-    512 px, held-out scores were the same for 0, 0.5, 0.75 and 0.85 (within 0.1 dB over three
-    seeds) while the fit took ~40% less time than at 0 (bench/fit_demo.py)."""
+    512 px, held-out scores were the same for 0, 0.5, 0.75, 0.85 and 0.9 (within 0.1 dB over
+    three seeds) while the fit took ~45% less time than at 0 (bench/fit_demo.py)."""
     coarse_min_size: int = 128
     """No coarse phase when the half-resolution views would be under this many pixels on a
     side: small images are already quick, and coarser copies lose too much."""
