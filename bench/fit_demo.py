@@ -90,11 +90,7 @@ def main() -> None:
     rows = {}
     for name in args.variants:
         cfg = replace(base, **VARIANTS[name])
-        t = time.perf_counter()
-        res = fit_scene(scene_n, cfg)
-        fit_s = time.perf_counter() - t
-        renders = render_cameras(res.gaussians, gt_cams, background=cfg.background)
-        s = score_renders(renders, gt, cfg.background)["mean"]
+        res, renders, s, fit_s = _fit_and_score(scene_n, cfg, gt_cams, gt)
         rows[name] = s
         if name == "default":
             anatomy = _error_anatomy(renders, gt, cfg.background)
@@ -116,14 +112,22 @@ def main() -> None:
     if "default" in rows and args.seeds > 1:
         scores = [rows["default"]["psnr_masked"]]
         for seed in range(1, args.seeds):
-            res = fit_scene(scene_n, replace(base, seed=seed))
-            r = score_renders(render_cameras(res.gaussians, gt_cams, background=base.background),
-                              gt, base.background)["mean"]
-            scores.append(r["psnr_masked"])
+            scores.append(_fit_and_score(scene_n, replace(base, seed=seed), gt_cams, gt)[2]
+                          ["psnr_masked"])
         print(f"default over seeds 0..{args.seeds - 1}: masked PSNR mean {np.mean(scores):.2f} "
               f"(min {min(scores):.2f}, max {max(scores):.2f})")
     print("mean over variants (sanity):",
           f"{np.mean([r['psnr_masked'] for r in rows.values()]):.2f} dB")
+
+
+def _fit_and_score(scene: Scene, cfg, cams, gt):
+    """Fit ``scene``, render ``cams`` over ``cfg.background`` and score them against ``gt``:
+    (fit result, renders, mean scores, fit seconds)."""
+    t = time.perf_counter()
+    res = fit_scene(scene, cfg)
+    fit_s = time.perf_counter() - t
+    renders = render_cameras(res.gaussians, cams, background=cfg.background)
+    return res, renders, score_renders(renders, gt, cfg.background)["mean"], fit_s
 
 
 def _error_anatomy(renders, gt, background) -> str:
@@ -188,11 +192,7 @@ def _ceiling(default: dict, work: Path, args, base, run: RunConfig, scene_n: Sce
         fits.append(("oracle: the 6 inputs + the 32 scored views", replace(
             scene_n, views=views, keypoint_names=None), gt, gt_cams))
     for name, sc, sgt, cams in fits:
-        t = time.perf_counter()
-        res = fit_scene(sc, base)
-        fit_s = time.perf_counter() - t
-        s = score_renders(render_cameras(res.gaussians, cams, background=base.background), sgt,
-                          base.background)["mean"]
+        _, _, s, fit_s = _fit_and_score(sc, base, cams, sgt)
         print(f"| {name} | {s['psnr_masked']:.2f} | {s['psnr']:.2f} | {s['ssim']:.3f} | "
               f"{s['iou']:.3f} | {fit_s:.1f} |", flush=True)
     print()
