@@ -35,6 +35,7 @@ from ..optim import (
 from ..scene_io.scene import Scene
 from .config import FitConfig
 from .init import init_from_hull, init_random
+from .priors import VirtualViews, clear_loss, curvature_loss, solid_loss
 from .rendering import Renders, render_cameras
 from .visibility import view_contributions
 
@@ -120,52 +121,30 @@ def _area_resize(img: torch.Tensor, w: int, h: int) -> torch.Tensor:
     return x[0].permute(1, 2, 0).contiguous()
 
 
-class _VirtualViews:
-    """Random cameras looking at the subject from the sphere band the input cameras span
-    (widened downwards, where rigs filmed from above see least), at a quarter of the first
-    training view's size (at least 64 px on a side): enough to see gaps, cheap to render."""
-
-    def __init__(self, scene: Scene, train: list[int]):
-        cam = scene.views[train[0]].camera
-        centres = np.stack([scene.views[i].camera.center for i in train])
-        dist = np.linalg.norm(centres, axis=1)
-        self.radius = float(np.median(dist))
-        elev = np.degrees(np.arcsin(np.clip(centres[:, 2] / dist, -1.0, 1.0)))
-        self.elev = (max(float(elev.min()) - 20.0, -80.0), min(float(elev.max()) + 5.0, 80.0))
-        shrink = max(1.0, min(4.0, min(cam.w, cam.h) / 64.0))
-        self.w, self.h = max(int(cam.w / shrink), 1), max(int(cam.h / shrink), 1)
-        self.K = torch.as_tensor(cam.K, dtype=torch.float32).clone()
-        self.K[0] *= self.w / cam.w
-        self.K[1] *= self.h / cam.h
-
-    def sample(self, gen: torch.Generator) -> torch.Tensor:
-        """[4, 4] float32 w2c of a random camera at the rig's distance, looking at the origin."""
-        from ..cameras import look_at_w2c
-
-        u = torch.rand(2, generator=gen, dtype=torch.float64).tolist()
-        az = 2.0 * math.pi * u[0]
-        el = math.radians(self.elev[0] + (self.elev[1] - self.elev[0]) * u[1])
-        eye = self.radius * np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az),
-                                      math.sin(el)])
-        return torch.as_tensor(look_at_w2c(eye, np.zeros(3)), dtype=torch.float32)
-
-
-def _solid_loss(alpha: torch.Tensor, erode: int) -> torch.Tensor:
-    """Mean (1 - alpha) over the pixels at least ``erode`` pixels inside the silhouette
-    (alpha > 0.5) of an [H, W] opacity map; the edge band is left to the input views."""
-    with torch.no_grad():
-        inside = (alpha > 0.5).to(alpha.dtype)[None, None]
-        k = 2 * erode + 1
-        core = -torch.nn.functional.max_pool2d(-inside, k, stride=1, padding=erode)[0, 0] > 0.5
-    if not bool(core.any()):
-        return alpha.sum() * 0.0
-    return (1.0 - alpha[core]).mean()
-
-
-def _clear_loss(alpha: torch.Tensor) -> torch.Tensor:
-    """Mean over an [H, W] opacity map of the opacity of pixels under 0.5 (zero elsewhere):
-    faint floaters and fringes outside the rendered silhouette are pulled to transparency."""
-    return (alpha * (alpha.detach() < 0.5)).mean()
+def _virtual_view_loss(raster, params: dict, virtual: VirtualViews, w2c: torch.Tensor,
+                       cfg: FitConfig) -> torch.Tensor:
+    """The solid, clear and curvature priors on one render of the virtual camera ``w2c``."""
+    curved = cfg.curvature_weight > 0
+    # Scales and rotations never learn from it: grown Gaussians would fatten the shape. Means
+    # only move for the curvature prior (alone, the other two gain nothing from them).
+    means = params["means"] if curved else params["means"].detach()
+    # Colour does not matter here, so the cheapest (degree-0) colour is rendered.
+    kw = {} if cfg.method == "2dgs" else {"render_mode": "RGB+ED" if curved else "RGB"}
+    out = raster(means, params["quats"].detach(), torch.exp(params["log_scales"].detach()),
+                 torch.sigmoid(params["opacity_logits"]), params["sh_dc"].detach(),
+                 w2c[None], virtual.K[None], virtual.w, virtual.h, sh_degree=0,
+                 backend=cfg.backend, **kw)
+    alpha = out.alphas[0, ..., 0]
+    loss = cfg.solid_weight * solid_loss(alpha, cfg.solid_erode)
+    loss = loss + cfg.clear_weight * clear_loss(alpha)
+    if curved:
+        if cfg.method == "2dgs":
+            depth = out.depths[0, ..., 0] / out.alphas[0, ..., 0].clamp_min(1e-10)
+        else:
+            depth = out.colors[0, ..., 3]
+        loss = loss + cfg.curvature_weight * curvature_loss(
+            depth, alpha.detach(), float(virtual.K[0, 0]), cfg.curvature_clamp)
+    return loss
 
 
 def _initial_gaussians(scene: Scene, cfg: FitConfig, train: list[int], rng: np.random.Generator
@@ -265,7 +244,7 @@ def _fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
     half = _view_tensors(scene, cfg.crop_margin, 2) if coarse else full
     coarse_until = int(cfg.coarse_fraction * cfg.iterations) if coarse else 0
     w2cs = [torch.tensor(v.camera.w2c, dtype=torch.float32) for v in scene.views]
-    virtual = _VirtualViews(scene, train)
+    virtual = VirtualViews(scene, train)
     fixed_bg = torch.tensor(cfg.background, dtype=torch.float32)
 
     from ..render import rasterize, rasterize_surfels
@@ -319,19 +298,10 @@ def _fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
             loss = loss + cfg.depth_weight * depth_distortion_loss(out.distortion)
             loss = loss + cfg.normal_weight * normal_consistency_loss(
                 out.normals, out.median_depths, level.Ks[vi][None], out.alphas)
-        if has_masks and (cfg.solid_weight > 0 or cfg.clear_weight > 0) \
+        if has_masks and (cfg.solid_weight > 0 or cfg.clear_weight > 0
+                          or cfg.curvature_weight > 0) \
                 and step % cfg.solid_every == 0 and step > cfg.refine_start:
-            # Only opacities learn from it: grown or moved Gaussians would fatten the shape.
-            # Colour does not matter here, so the cheapest (degree-0) colour is rendered.
-            vout = raster(params["means"].detach(), params["quats"].detach(),
-                          torch.exp(params["log_scales"].detach()),
-                          torch.sigmoid(params["opacity_logits"]),
-                          params["sh_dc"].detach(), virtual.sample(gen)[None],
-                          virtual.K[None], virtual.w, virtual.h, sh_degree=0,
-                          backend=cfg.backend)
-            va = vout.alphas[0, ..., 0]
-            loss = loss + cfg.solid_weight * _solid_loss(va, cfg.solid_erode)
-            loss = loss + cfg.clear_weight * _clear_loss(va)
+            loss = loss + _virtual_view_loss(raster, params, virtual, virtual.sample(gen), cfg)
         if mcmc is not None:
             w_opacity = cfg.opacity_reg * fade_out(step, cfg.iterations, cfg.opacity_reg_fade)
             loss = loss + w_opacity * opacity_regularizer(torch.sigmoid(params["opacity_logits"]))
