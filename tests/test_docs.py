@@ -26,3 +26,14 @@ def test_help_exits_zero_and_documents_options(name, capsys):
 def test_readme_opens_with_the_two_commands():
     head = README.split("## ")[0]
     assert "make demo" in head and "make test" in head
+
+
+def test_help_reflows_multi_line_field_docstrings(capsys, monkeypatch):
+    # Wide enough that nothing wraps: each field's docstring must then sit on one line, not
+    # keep its source line breaks.
+    monkeypatch.setenv("COLUMNS", "1000")
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = capsys.readouterr().out
+    assert any("virtual views: the squared change of the rendered depth's slope from pixel" in line
+               for line in out.splitlines())

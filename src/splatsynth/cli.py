@@ -5,6 +5,7 @@ Exit status: 0 success, 1 a user-facing error (message on stderr, no traceback),
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,33 @@ from .config import RunConfig, load_config
 from .errors import SplatsynthError
 
 _Pos = tyro.conf.Positional
+
+
+def _rejoin_docstring_lines() -> None:
+    """Let --help reflow multi-line field docstrings.
+
+    tyro joins a docstring's single line breaks only before lines that start with a letter,
+    and it checks before removing the indentation, so each indented continuation line of our
+    field docstrings stayed a hard break inside its own wrapping. Cleaning the indentation
+    first (as ``inspect.cleandoc`` does for any docstring) lets it join them. A private tyro
+    hook: if a tyro release moves it, help text goes back to ragged, nothing breaks.
+    """
+    try:
+        import tyro._strings as strings
+    except ImportError:
+        return
+    original = getattr(strings, "remove_single_line_breaks", None)
+    if original is None or getattr(original, "splatsynth_rejoins", False):
+        return
+
+    def rejoined(text: str) -> str:
+        return original(inspect.cleandoc(text))
+
+    rejoined.splatsynth_rejoins = True
+    strings.remove_single_line_breaks = rejoined
+
+
+_rejoin_docstring_lines()
 
 
 def _parse(cls, argv: Sequence[str], name: str, default=None):
