@@ -91,7 +91,7 @@ class FitConfig:
     silhouettes leave ridges between the cameras (the visual hull's edges); squared curvature
     prefers the surface's turning spread evenly and rounds them, so novel views' outlines sit
     where they should. Assumes a smooth subject; 0 disables. On the demo: +0.4 dB held-out
-    masked PSNR over three seeds at no extra time, normals from depth 26 -> 18 degrees off
+    masked PSNR over three seeds for 2-6% more time, normals from depth 26 -> 18 degrees off
     (bench/RESULTS.md); with 9 or more cameras it costs 0.1-0.2 dB."""
     curvature_clamp: float = 2.0
     """Changes of depth slope per pixel above this are occlusion steps (an ear in front of the
