@@ -87,6 +87,7 @@ def main() -> None:
     fit_scene(scene_n, replace(base, iterations=5))
     print(f"warm-up (loads the compiled kernels once per process): "
           f"{time.perf_counter() - t:.1f} s")
+    print(_machine_speed())
     print(f"demo scene {args.size}x{args.size}, {len(scene.views)} views; "
           f"{base.iterations} iterations, {base.num_gaussians} Gaussians; scored on "
           f"{len(gt.cameras)} ground-truth orbit views")
@@ -124,6 +125,18 @@ def main() -> None:
               f"(min {min(scores):.2f}, max {max(scores):.2f})")
     print("mean over variants (sanity):",
           f"{np.mean([r['psnr_masked'] for r in rows.values()]):.2f} dB")
+
+
+def _machine_speed() -> str:
+    """This hour's speed of the machine, for reading the fit times: the rasterizer benchmark's
+    512 px / 20k-Gaussian iteration (bench/raster.py's configuration), timed here."""
+    from raster import bench_backend, make_scene  # bench/ is this script's own folder
+
+    it = bench_backend(make_scene(20000, 512, 3), "numba", repeats=15, warmup=3,
+                       torch_threads=1)["iteration"]
+    return (f"machine speed now: rasterizer iteration at 512 px / 20k Gaussians "
+            f"{min(it):.1f} / {float(np.median(it)):.1f} ms min / median "
+            "(bench/RESULTS.md's rasterizer table: 31.2 / 37.7 ms)")
 
 
 def _fit_and_score(scene: Scene, cfg, cams, gt):
