@@ -139,7 +139,7 @@ def _virtual_view_loss(raster, params: dict, virtual: VirtualViews, w2c: torch.T
     loss = loss + cfg.clear_weight * clear_loss(alpha)
     if curved:
         if cfg.method == "2dgs":
-            depth = out.depths[0, ..., 0] / out.alphas[0, ..., 0].clamp_min(1e-10)
+            depth = out.depths[0, ..., 0] / alpha.clamp_min(1e-10)
         else:
             depth = out.colors[0, ..., 3]
         loss = loss + cfg.curvature_weight * curvature_loss(

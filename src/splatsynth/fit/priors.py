@@ -90,11 +90,11 @@ def curvature_loss(depth: torch.Tensor, alpha: torch.Tensor, focal: float,
     """
     with torch.no_grad():
         core = _erode(alpha > 0.95, 2)
-    if not bool(core.any()):
-        return depth.sum() * 0.0
-    with torch.no_grad():
-        pixel = float(depth[core].median()) / focal  # world size of a pixel at the subject
-    d = depth / max(pixel, 1e-12)
+        # world size of a pixel at the subject
+        pixel = float(depth[core].median()) / focal if bool(core.any()) else 0.0
+    if pixel <= 0.0:
+        return depth.sum() * 0.0  # nothing opaque: a zero that still has a gradient
+    d = depth / pixel
     terms = []
     rows = (d[:, 2:] - 2 * d[:, 1:-1] + d[:, :-2], core[:, 2:] & core[:, 1:-1] & core[:, :-2])
     cols = (d[2:] - 2 * d[1:-1] + d[:-2], core[2:] & core[1:-1] & core[:-2])
