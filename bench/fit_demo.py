@@ -44,11 +44,12 @@ VARIANTS = {
     "no solid prior": {"solid_weight": 0.0},
     "no clear prior": {"clear_weight": 0.0},
     "no curvature prior": {"curvature_weight": 0.0},
+    "no needle regularizer": {"needle_reg": 0.0},
     "classic strategy": {"strategy": "classic", "opacity_reg": 0.0, "scale_reg": 0.0},
     "vanilla": {"init": "random", "mask_weight": 0.0, "random_background": False,
                 "strategy": "classic", "opacity_reg": 0.0, "scale_reg": 0.0,
                 "solid_weight": 0.0, "clear_weight": 0.0, "curvature_weight": 0.0,
-                "coarse_fraction": 0.0},
+                "needle_reg": 0.0, "coarse_fraction": 0.0},
 }
 
 

@@ -118,3 +118,28 @@ def test_opacity_regularizer_fades_on_schedule(scene, tiny_fit_config, monkeypat
     want = [0.3 * fade_out(step, 40, 0.5) for step in range(1, 41)]
     assert got == pytest.approx(want)
     assert got[19] == pytest.approx(0.3) and got[-1] == 0.0 and 0 < got[25] < 0.3
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.7])
+def test_needle_regularizer_enters_the_loss_with_its_weight(scene, tiny_fit_config, monkeypatch,
+                                                            weight):
+    import splatsynth.fit.fit as fit_module
+
+    calls: list[tuple[torch.Tensor, float]] = []
+
+    def marked(scales, max_ratio):
+        marker = torch.zeros((), requires_grad=True)
+        marker.retain_grad()
+        calls.append((marker, max_ratio))
+        return scales.sum() * 0.0 + marker
+
+    monkeypatch.setattr(fit_module, "needle_regularizer", marked)
+    cfg = replace(tiny_fit_config, iterations=12, needle_reg=weight, needle_max_ratio=2.5,
+                  prune_unseen=False)
+    fit_scene(scene, cfg)
+    if weight == 0.0:
+        assert calls == []
+    else:
+        assert len(calls) == 12
+        assert all(r == 2.5 for _, r in calls)
+        assert [float(m.grad) for m, _ in calls] == pytest.approx([weight] * 12)

@@ -18,6 +18,7 @@ from ..losses import (
     anisotropy_regularizer,
     depth_distortion_loss,
     l1_ssim_loss,
+    needle_regularizer,
     normal_consistency_loss,
     opacity_regularizer,
     scale_regularizer,
@@ -306,6 +307,9 @@ def _fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
             w_opacity = cfg.opacity_reg * fade_out(step, cfg.iterations, cfg.opacity_reg_fade)
             loss = loss + w_opacity * opacity_regularizer(torch.sigmoid(params["opacity_logits"]))
             loss = loss + cfg.scale_reg * scale_regularizer(torch.exp(params["log_scales"]))
+        if cfg.needle_reg > 0:
+            loss = loss + cfg.needle_reg * needle_regularizer(torch.exp(params["log_scales"]),
+                                                              cfg.needle_max_ratio)
         if cfg.aniso_reg > 0:
             loss = loss + cfg.aniso_reg * anisotropy_regularizer(
                 torch.exp(params["log_scales"]), cfg.aniso_max_ratio)

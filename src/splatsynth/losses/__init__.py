@@ -1,10 +1,16 @@
 """Training losses: colour (L1 + SSIM), alpha-vs-mask, and light regularizers."""
 
 from .image import alpha_mask_loss, l1_ssim_loss, ssim
-from .regularizers import anisotropy_regularizer, opacity_regularizer, scale_regularizer
+from .regularizers import (
+    anisotropy_regularizer,
+    needle_regularizer,
+    opacity_regularizer,
+    scale_regularizer,
+)
 from .ssim import fused_ssim
 from .surfel import depth_distortion_loss, normal_consistency_loss, normals_from_depth
 
 __all__ = ["fused_ssim", "l1_ssim_loss", "alpha_mask_loss", "ssim", "opacity_regularizer",
-           "scale_regularizer", "anisotropy_regularizer", "depth_distortion_loss",
+           "scale_regularizer", "anisotropy_regularizer", "needle_regularizer",
+           "depth_distortion_loss",
            "normal_consistency_loss", "normals_from_depth"]
