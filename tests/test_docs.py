@@ -35,5 +35,25 @@ def test_help_reflows_multi_line_field_docstrings(capsys, monkeypatch):
     with pytest.raises(SystemExit):
         main(["run", "--help"])
     out = capsys.readouterr().out
+    lines = out.splitlines()
     assert any("virtual views: the squared change of the rendered depth's slope from pixel" in line
-               for line in out.splitlines())
+               for line in lines)
+    # continuation lines that start with a backquote or a parenthesis join too
+    assert any("axis ratios above ``needle_max_ratio``. Sparse views" in line for line in lines)
+    assert any("the silhouette (means and opacities learn from it" in line for line in lines)
+
+
+def test_docstring_lines_join_into_paragraphs_but_keep_lists_and_examples():
+    from splatsynth.cli import _join_lines
+
+    text = """First line
+    (continued) and ``more``.
+
+    - item one
+      still item one
+    - item two
+
+        indented example
+    last"""
+    assert _join_lines(text) == ("First line (continued) and ``more``.\n\n- item one\n"
+                                 "  still item one\n- item two\n\n    indented example\nlast")

@@ -6,6 +6,7 @@ Exit status: 0 success, 1 a user-facing error (message on stderr, no traceback),
 from __future__ import annotations
 
 import inspect
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,14 +22,31 @@ from .errors import SplatsynthError
 _Pos = tyro.conf.Positional
 
 
+_LIST_ITEM = re.compile(r"([-*+]|\d+[.)])\s")
+
+
+def _join_lines(text: str) -> str:
+    """Join a docstring's wrapped lines into paragraphs: a line joins the one before it unless
+    either is blank or indented (an example), or it starts a list item."""
+    out: list[str] = []
+    for line in inspect.cleandoc(text).split("\n"):
+        if out and out[-1].strip() and not out[-1][0].isspace() and line.strip() \
+                and not line[0].isspace() and not _LIST_ITEM.match(line):
+            out[-1] = f"{out[-1].rstrip()} {line}"
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
 def _rejoin_docstring_lines() -> None:
     """Let --help reflow multi-line field docstrings.
 
     tyro joins a docstring's single line breaks only before lines that start with a letter,
     and it checks before removing the indentation, so each indented continuation line of our
-    field docstrings stayed a hard break inside its own wrapping. Cleaning the indentation
-    first (as ``inspect.cleandoc`` does for any docstring) lets it join them. A private tyro
-    hook: if a tyro release moves it, help text goes back to ragged, nothing breaks.
+    field docstrings stayed a hard break inside its own wrapping, as did every line starting
+    with a parenthesis or a backquote. Joining the paragraphs first (:func:`_join_lines`) fixes
+    both. A private tyro hook: if a tyro release moves it, help text goes back to ragged,
+    nothing breaks.
     """
     try:
         import tyro._strings as strings
@@ -39,7 +57,7 @@ def _rejoin_docstring_lines() -> None:
         return
 
     def rejoined(text: str) -> str:
-        return original(inspect.cleandoc(text))
+        return original(_join_lines(text))
 
     rejoined.splatsynth_rejoins = True
     strings.remove_single_line_breaks = rejoined
