@@ -55,3 +55,16 @@ def test_bad_yaml_names_file_and_key(tmp_path, text, match):
 def test_missing_config_file(tmp_path):
     with pytest.raises(SplatsynthError, match="config file not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("name, iterations", [("fast", 500), ("quality", 2000)])
+def test_shipped_presets_load_and_change_only_the_steps(name, iterations):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "configs" / f"{name}.yaml"
+    cfg = load_config(path)
+    assert cfg.fit.iterations == iterations
+    got, default = config_to_dict(cfg), config_to_dict(RunConfig())
+    got["fit"].pop("iterations")
+    default["fit"].pop("iterations")
+    assert got == default
