@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import tyro
 
@@ -59,8 +61,6 @@ def test_missing_config_file(tmp_path):
 
 @pytest.mark.parametrize("name, iterations", [("fast", 500), ("quality", 2000)])
 def test_shipped_presets_load_and_change_only_the_steps(name, iterations):
-    from pathlib import Path
-
     path = Path(__file__).resolve().parents[1] / "configs" / f"{name}.yaml"
     cfg = load_config(path)
     assert cfg.fit.iterations == iterations

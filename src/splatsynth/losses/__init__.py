@@ -12,5 +12,4 @@ from .surfel import depth_distortion_loss, normal_consistency_loss, normals_from
 
 __all__ = ["fused_ssim", "l1_ssim_loss", "alpha_mask_loss", "ssim", "opacity_regularizer",
            "scale_regularizer", "anisotropy_regularizer", "needle_regularizer",
-           "depth_distortion_loss",
-           "normal_consistency_loss", "normals_from_depth"]
+           "depth_distortion_loss", "normal_consistency_loss", "normals_from_depth"]
