@@ -37,3 +37,19 @@ class SceneError(SplatsynthError):
         lines = [f"scene {self.scene}: {len(self.problems)} problem(s)"]
         lines += [f"  - {p}" for p in self.problems]
         return "\n".join(lines)
+
+
+class FitDiverged(SplatsynthError):
+    """A fit left every sane range (NaN/inf, or Gaussians blown up or flown away).
+
+    Callers that run many scenes retry once with safer settings (smaller steps, another seed).
+
+    Attributes:
+        scene: the scene id.
+        step: the optimisation step where it was noticed.
+    """
+
+    def __init__(self, message: str, *, scene: str = "", step: int = 0) -> None:
+        super().__init__(message)
+        self.scene = scene
+        self.step = step

@@ -9,27 +9,27 @@ so ``OUT/<scene_id>/`` is either finished (it holds ``report.json``) or absent.
 from __future__ import annotations
 
 import contextlib
-import json
-import math
 import os
 import re
-import secrets
 import shutil
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from ..errors import SplatsynthError
+from ..fileio import (
+    OLD_PREFIX,
+    TMP_PREFIX,
+    AlreadyFinished,
+    atomic_directory,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    to_jsonable,
+)
 
 #: The file whose presence marks a scene folder as finished (written last by the pipeline).
 FINISHED_MARKER = "report.json"
-#: Prefix of scene folders under construction, and of old folders being replaced.
-TMP_PREFIX = ".tmp-"
-OLD_PREFIX = ".old-"
 #: Names under OUT that belong to the layout, so no scene may take them.
 RESERVED_NAMES = frozenset({"mvdiffusion", "data_gslrm_train.txt", "data_gslrm_val.txt"})
 
@@ -37,19 +37,9 @@ RESERVED_NAMES = frozenset({"mvdiffusion", "data_gslrm_train.txt", "data_gslrm_v
 _SCENE_ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+\-=@,]*$")
 
 
-class SceneAlreadyFinished(Exception):
-    """Raised by :func:`scene_dir_transaction` when the scene is finished and ``force`` is off.
-
-    Not an error: callers that run many scenes catch it (or ask :func:`is_scene_finished`
-    first) and count the scene as skipped.
-
-    Attributes:
-        path: the finished scene folder.
-    """
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(f"scene {path.name} is already finished at {path}")
-        self.path = path
+#: Raised when a scene folder is finished and ``force`` is off (not an error: count it as
+#: skipped).
+SceneAlreadyFinished = AlreadyFinished
 
 
 def check_scene_id(scene_id: str) -> str:
@@ -68,121 +58,12 @@ def check_scene_id(scene_id: str) -> str:
     return scene_id
 
 
-# --- files ---------------------------------------------------------------------------------
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename).
-
-    Creates missing parent folders. Returns the path written.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write UTF-8 ``text`` to ``path`` atomically."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def to_jsonable(obj: Any) -> Any:
-    """``obj`` with numpy scalars/arrays, paths and tuples made JSON-friendly.
-
-    Non-finite floats become ``null``: strict JSON has no NaN, and FaceLift-style readers use
-    ``json.load``, which would accept NaN but other languages' parsers do not.
-    """
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return to_jsonable(obj.item())
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    return obj
-
-
-def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2) -> Path:
-    """Write ``obj`` as strict JSON (NaN/inf -> null, numpy -> lists) to ``path`` atomically."""
-    text = json.dumps(to_jsonable(obj), indent=indent, allow_nan=False)
-    return atomic_write_text(path, text + "\n")
-
-
 # --- folders -------------------------------------------------------------------------------
 
 
 def is_scene_finished(out_root: str | os.PathLike[str], scene_id: str) -> bool:
     """True when ``OUT/<scene_id>/`` exists and holds ``report.json``."""
     return (Path(out_root) / scene_id / FINISHED_MARKER).is_file()
-
-
-@contextlib.contextmanager
-def atomic_directory(final: Path, *, force: bool = False,
-                     is_finished: Callable[[Path], bool] | None = None) -> Iterator[Path]:
-    """Build a folder in a hidden temporary sibling and rename it to ``final`` on success.
-
-    Args:
-        final: where the finished folder should appear.
-        force: replace an existing finished folder (old one renamed aside, new one renamed in,
-            old one deleted), instead of raising :class:`SceneAlreadyFinished`.
-        is_finished: decides whether an existing ``final`` counts as finished; default: it
-            exists. An existing but unfinished folder (not made by us: ours are never half
-            written) is replaced as if ``force`` were set.
-    Yields:
-        The temporary folder to fill.
-    Raises:
-        SceneAlreadyFinished: on entry, or at commit if another process finished first.
-    """
-    finished = is_finished or (lambda p: p.exists())
-    if finished(final) and not force:
-        raise SceneAlreadyFinished(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f"{TMP_PREFIX}{final.name}-{secrets.token_hex(4)}"
-    tmp.mkdir()
-    try:
-        yield tmp
-        _commit(tmp, final, force=force, finished=finished)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _commit(tmp: Path, final: Path, *, force: bool, finished: Callable[[Path], bool]) -> None:
-    try:
-        os.rename(tmp, final)  # fails with ENOTEMPTY/EEXIST if final exists (POSIX)
-        return
-    except OSError:
-        if not final.exists():
-            raise
-    # Someone (another worker, or an earlier run) holds `final`.
-    if finished(final) and not force:
-        raise SceneAlreadyFinished(final)
-    old = final.parent / f"{OLD_PREFIX}{final.name}-{secrets.token_hex(4)}"
-    os.rename(final, old)
-    try:
-        os.rename(tmp, final)
-    except BaseException:
-        # Put the old folder back so a failed replace loses nothing.
-        with contextlib.suppress(OSError):
-            os.rename(old, final)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 @contextlib.contextmanager

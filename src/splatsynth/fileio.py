@@ -1,0 +1,312 @@
+"""The one home of file writing and reading that every room shares.
+
+Atomic files: a reader sees the old content or the new one, never a mix. Data goes to a hidden
+temporary sibling in the same folder, is fsynced, and is moved into place with ``os.replace``
+(atomic on POSIX and Windows within one file system). Atomic folders: built in a hidden
+temporary sibling and renamed into place when complete.
+
+Files get the permissions the umask gives a newly created file (``mkstemp`` alone would leave
+them readable by their owner only, which a dataset shared by a lab cannot be).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import SplatsynthError
+
+#: Prefix of folders under construction, and of old folders being replaced.
+TMP_PREFIX = ".tmp-"
+OLD_PREFIX = ".old-"
+
+PathLike = str | os.PathLike[str]
+
+
+def _read_umask() -> int:
+    # os.umask can only be read by setting it; done once at import, before any thread writes.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_read_umask()
+
+
+class AlreadyFinished(Exception):
+    """Raised by :func:`atomic_directory` when the folder is finished and ``force`` is off.
+
+    Not an error: callers that produce many folders catch it and count the folder as skipped.
+
+    Attributes:
+        path: the finished folder.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path.name} is already finished at {path}")
+        self.path = path
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike, *, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temporary sibling of ``path`` for a library that writes to a file name itself (PLY,
+    MP4, ``np.save``); renamed onto ``path`` when the block ends without an exception, deleted
+    otherwise. Creates missing parent folders.
+
+    ``suffix`` keeps the extension a writer may look at (imageio picks its codec by it).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, _FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename).
+
+    Creates missing parent folders. Returns the path written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, _FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path: PathLike, text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def to_jsonable(obj: Any) -> Any:
+    """``obj`` with numpy scalars/arrays, paths and tuples made JSON-friendly.
+
+    Non-finite floats become ``null``: strict JSON has no NaN, and FaceLift-style readers use
+    ``json.load``, which would accept NaN but other languages' parsers do not.
+    """
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return to_jsonable(obj.item())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    return obj
+
+
+def atomic_write_json(path: PathLike, obj: Any, *, indent: int | None = 2) -> Path:
+    """Write ``obj`` as strict JSON (NaN/inf -> null, numpy -> lists) to ``path`` atomically."""
+    text = json.dumps(to_jsonable(obj), indent=indent, allow_nan=False)
+    return atomic_write_text(path, text + "\n")
+
+
+def write_jsonl(path: PathLike, rows: Iterable[Mapping[str, Any]]) -> Path:
+    """Write one strict-JSON object per line, atomically (the whole file is replaced)."""
+    text = "".join(json.dumps(to_jsonable(dict(r)), allow_nan=False) + "\n" for r in rows)
+    return atomic_write_text(path, text)
+
+
+def read_jsonl(path: PathLike) -> list[dict]:
+    """Objects of a JSON-lines file; a missing file is empty and unparsable lines are dropped
+    (the writers of these files rebuild them from what they know)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict):
+            out.append(obj)
+    return out
+
+
+# --- list files ----------------------------------------------------------------------------
+
+
+def read_list_file(list_file: PathLike, *, what: str = "list") -> list[Path]:
+    """The paths a text file lists, in order.
+
+    One path per line; blank lines and lines starting with ``#`` are skipped; ``~`` expands;
+    relative paths are taken from the list file's folder so a dataset can move as a whole.
+
+    Raises:
+        SplatsynthError: the file cannot be read (the message names it and ``what`` it is).
+    """
+    list_file = Path(list_file).absolute()
+    try:
+        text = list_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        reason = getattr(e, "strerror", None) or e
+        raise SplatsynthError(f"{list_file}: cannot read the {what} ({reason})") from e
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        p = Path(line).expanduser()
+        out.append(p if p.is_absolute() else list_file.parent / p)
+    return out
+
+
+def write_list_file(path: PathLike, entries: Iterable[PathLike]) -> Path:
+    """Write one entry per line, atomically."""
+    return atomic_write_text(path, "".join(f"{os.fspath(e)}\n" for e in entries))
+
+
+# --- folders -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def atomic_directory(final: PathLike, *, force: bool = False,
+                     is_finished: Callable[[Path], bool] | None = None) -> Iterator[Path]:
+    """Build a folder in a hidden temporary sibling and rename it to ``final`` on success.
+
+    Args:
+        final: where the finished folder should appear.
+        force: replace an existing finished folder (old one renamed aside, new one renamed in,
+            old one deleted), instead of raising :class:`AlreadyFinished`.
+        is_finished: decides whether an existing ``final`` counts as finished; default: it
+            exists. An existing but unfinished folder (not made by us: ours are never half
+            written) is replaced as if ``force`` were set.
+    Yields:
+        The temporary folder ``.tmp-<name>-<random>`` to fill.
+    Raises:
+        AlreadyFinished: on entry, or at commit if another process finished first.
+    """
+    final = Path(final)
+    finished = is_finished or (lambda p: p.exists())
+    if finished(final) and not force:
+        raise AlreadyFinished(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f"{TMP_PREFIX}{final.name}-{secrets.token_hex(4)}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        swap_directory(tmp, final, force=force, is_finished=finished)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def swap_directory(tmp: PathLike, final: PathLike, *, force: bool = True,
+                   is_finished: Callable[[Path], bool] | None = None) -> Path:
+    """Move the complete folder ``tmp`` to ``final``, replacing what is there.
+
+    A reader sees the old folder or the new one: the old one is renamed aside first and put
+    back if the second rename fails. With ``force`` off, a ``final`` that ``is_finished``
+    (default: exists) raises :class:`AlreadyFinished` and ``tmp`` is left for the caller.
+    """
+    tmp, final = Path(tmp), Path(final)
+    finished = is_finished or (lambda p: p.exists())
+    try:
+        os.rename(tmp, final)  # fails with ENOTEMPTY/EEXIST if final exists (POSIX)
+        return final
+    except OSError:
+        if not final.exists():
+            raise
+    # Someone (another worker, or an earlier run) holds `final`.
+    if finished(final) and not force:
+        raise AlreadyFinished(final)
+    old = final.parent / f"{OLD_PREFIX}{final.name}-{secrets.token_hex(4)}"
+    os.rename(final, old)
+    try:
+        os.rename(tmp, final)
+    except BaseException:
+        # Put the old folder back so a failed replace loses nothing.
+        with contextlib.suppress(OSError):
+            os.rename(old, final)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+# --- images --------------------------------------------------------------------------------
+
+
+def to_uint8(x: np.ndarray) -> np.ndarray:
+    """Float values in [0, 1] (clipped, NaN -> 0) to uint8 with round-to-nearest."""
+    x = np.nan_to_num(np.asarray(x, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def rgba_uint8(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Straight (un-premultiplied) RGBA for a PNG.
+
+    Args:
+        rgb: [H, W, 3] float colour in [0, 1], not multiplied by alpha.
+        alpha: [H, W] float opacity in [0, 1].
+    Returns:
+        [H, W, 4] uint8.
+    """
+    return np.concatenate([to_uint8(rgb), to_uint8(alpha)[..., None]], axis=-1)
+
+
+#: zlib level of every PNG written: 6 is zlib's default balance; 9 costs ~3x the time for ~2%
+#: smaller files.
+PNG_COMPRESS_LEVEL = 6
+
+
+def png_bytes(img: np.ndarray, *, compress_level: int = PNG_COMPRESS_LEVEL) -> bytes:
+    """Encode a uint8 [H, W], [H, W, 3] or [H, W, 4], or a uint16 [H, W] array as PNG."""
+    from PIL import Image
+
+    img = np.ascontiguousarray(img)
+    if img.dtype == np.uint16:
+        if img.ndim != 2:
+            raise ValueError(f"16-bit PNGs must be single-channel, got shape {img.shape}")
+        pil = Image.fromarray(img.astype("<u2"))  # Pillow maps little-endian uint16 to I;16
+    elif img.dtype == np.uint8:
+        pil = Image.fromarray(img)
+    else:
+        raise ValueError(f"png_bytes expects uint8 or uint16, got {img.dtype}")
+    buf = io.BytesIO()
+    pil.save(buf, format="PNG", compress_level=compress_level)
+    return buf.getvalue()
+
+
+def write_png(path: PathLike, img: np.ndarray, *, compress_level: int = PNG_COMPRESS_LEVEL
+              ) -> Path:
+    """Write a uint8/uint16 image (see :func:`png_bytes`) atomically."""
+    return atomic_write_bytes(path, png_bytes(img, compress_level=compress_level))
