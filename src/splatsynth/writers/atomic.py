@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import SplatsynthError
-from ..fileio import (
+from ..fileio import (  # noqa: F401 - re-exported until every caller imports fileio
     OLD_PREFIX,
     TMP_PREFIX,
     AlreadyFinished,
