@@ -38,11 +38,9 @@ from scipy.spatial import cKDTree
 
 from splatsynth.config import RunConfig
 from splatsynth.demo import make_demo_scene, render_toy_mouse_geometry
-from splatsynth.fit import fit_scene, render_cameras
+from splatsynth.fit import method_of, render_cameras
 from splatsynth.losses import normals_from_depth
-from splatsynth.pipeline import load_ground_truth, score_renders
-from splatsynth.scene_io import load_scene
-from splatsynth.scene_io.normalize import canonical_frame, normalize_scene
+from splatsynth.pipeline import load_ground_truth, prepare, reconstruct, score_renders
 from splatsynth.writers import fuse_tsdf, mesh_from_tsdf
 
 HERE = Path(__file__).resolve().parent
@@ -86,7 +84,7 @@ def geometry_errors(r, gt_cams, sim, gt_depth, gt_normals, gt_alpha, method: str
     ok = both & (np.abs(n_fd).sum(-1) > 0)
     out["normal_from_depth_deg"] = float(angle_deg(n_fd[ok], gt_normals[ok]).mean())
     out["normal_from_depth_med"] = float(np.median(angle_deg(n_fd[ok], gt_normals[ok])))
-    if method == "2dgs":
+    if method_of(method).has_normals:
         # canonical world -> demo world: n = R_sim^T n_canon, i.e. n_canon @ R_sim
         n_r = r.normals @ sim.R.astype(np.float32)
         ang = angle_deg(n_r[ok], gt_normals[ok])
@@ -170,10 +168,9 @@ def main() -> None:
     gt = load_ground_truth(gt_dir) if (gt_dir / "opencv_cameras.json").is_file() or \
         (gt_dir / "cameras.json").is_file() else None
 
-    scene = load_scene(root)
     run = RunConfig()
-    sim = canonical_frame(scene, run.normalize)
-    scene_n = normalize_scene(scene, sim)
+    prep = prepare(root, run)
+    scene, sim = prep.scene, prep.similarity
     base = replace(run.fit, progress=False)
     if args.iterations:
         base = replace(base, iterations=args.iterations)
@@ -199,15 +196,15 @@ def main() -> None:
     for method in METHODS:
         cfg = replace(base, method=method)
         t = time.perf_counter()
-        res = fit_scene(scene_n, cfg)
-        row = {"fit_s": time.perf_counter() - t, "train": res.metrics["train"]}
+        res = reconstruct(prep, replace(run, fit=cfg)).fit
+        row = {"fit_s": time.perf_counter() - t, "train": res.metrics.train_mean}
         if gt is not None:
             cams = [sim.camera_to_canonical(c) for c in gt.cameras]
             r = render_cameras(res.gaussians, cams, background=cfg.background,
                                with_depth=geo is not None,
-                               with_normals=geo is not None and method == "2dgs",
+                               with_normals=geo is not None and method_of(method).has_normals,
                                method=method)
-            row["gt"] = score_renders(r, gt, cfg.background)["mean"]
+            row["gt"] = score_renders(r, gt, cfg.background).mean
             if geo is not None:
                 row["geo"] = geometry_errors(r, gt.cameras, sim, *geo, method)
                 acc, comp = chamfer(tsdf_mesh_points(r.depth, cams, r.alpha), gt_mesh)
@@ -234,8 +231,8 @@ def main() -> None:
             if "normal_rendered_deg" in g else "-"
         nd = f"{g['normal_from_depth_deg']:.1f} ({g['normal_from_depth_med']:.1f})" if g else "-"
         mesh = f"{g['mesh_acc']:.4f} / {g['mesh_comp']:.4f}" if g else "-"
-        lines.append(f"| {method.upper()} | {s['psnr_masked']:.2f} | {s['psnr']:.2f} | "
-                     f"{s['ssim']:.3f} | {s['iou']:.3f} | {dep} | {nr} | {nd} | {mesh} | "
+        lines.append(f"| {method.upper()} | {s.psnr_masked:.2f} | {s.psnr:.2f} | "
+                     f"{s.ssim:.3f} | {s.iou:.3f} | {dep} | {nr} | {nd} | {mesh} | "
                      f"{row['fit_s']:.1f} |")
     if geo is not None:
         lines.append(f"| true depth | | | | | 0 | | {floor:.1f} | reference | |")

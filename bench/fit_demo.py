@@ -27,11 +27,18 @@ import numpy as np
 
 from splatsynth.config import RunConfig
 from splatsynth.demo import make_demo_scene
-from splatsynth.fit import fit_scene, render_cameras
-from splatsynth.pipeline import load_ground_truth, score_renders
-from splatsynth.scene_io import load_scene
-from splatsynth.scene_io.normalize import canonical_frame, normalize_scene
-from splatsynth.scene_io.scene import Scene, View
+from splatsynth.fit import fit_scene
+from splatsynth.pipeline import (
+    GT_ORBIT_DIR,
+    Prepared,
+    evaluate,
+    load_ground_truth,
+    prepare,
+    reconstruct,
+    render_ground_truth,
+    score_renders,
+)
+from splatsynth.scene_io.scene import View
 
 # Each variant changes the default fit in one way; "vanilla" is plain 3DGS as in the paper:
 # random init, no mask loss, a fixed background, clone/split/prune, no regularizers, no priors,
@@ -73,7 +80,7 @@ def main() -> None:
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="splatsynth-bench-"))
     run = RunConfig()
-    scene, scene_n, gt, gt_cams = _demo(work, args.size, 6, run)
+    prep = _demo(work, args.size, 6, run)
 
     extra = {}
     for kv in args.set:
@@ -85,47 +92,50 @@ def main() -> None:
 
     # A process's first fit also loads the cached kernels; time fits, not that.
     t = time.perf_counter()
-    fit_scene(scene_n, replace(base, iterations=5))
+    fit_scene(prep.canonical, replace(base, iterations=5))
     print(f"warm-up (loads the compiled kernels once per process): "
           f"{time.perf_counter() - t:.1f} s")
     print(_machine_speed())
-    print(f"demo scene {args.size}x{args.size}, {len(scene.views)} views; "
+    print(f"demo scene {args.size}x{args.size}, {len(prep.scene.views)} views; "
           f"{base.iterations} iterations, {base.num_gaussians} Gaussians; scored on "
-          f"{len(gt.cameras)} ground-truth orbit views")
+          f"32 ground-truth orbit views")
     print("| variant | masked PSNR | PSNR | SSIM | IoU | masked PSNR over black | "
           "train masked PSNR | fit s |")
     print("|---|---|---|---|---|---|---|---|")
     rows = {}
     for name in args.variants:
         cfg = replace(base, **VARIANTS[name])
-        res, renders, s, fit_s = _fit_and_score(scene_n, cfg, gt_cams, gt)
+        recon, ev, fit_s = _fit_and_score(prep, replace(run, fit=cfg))
+        s = ev.metrics.ground_truth.mean
         rows[name] = s
         if name == "default":
-            anatomy = _error_anatomy(renders, gt, cfg.background)
+            anatomy = _error_anatomy(ev.gt_renders, ev.ground_truth, cfg.background)
         # Over black as well: a fit that bleached its edges towards the white training
         # background looks fine over white and shows a halo here.
         black = (0.0, 0.0, 0.0)
-        sb = score_renders(render_cameras(res.gaussians, gt_cams, background=black), gt,
-                           black)["mean"]
-        print(f"| {name} | {s['psnr_masked']:.2f} | {s['psnr']:.2f} | {s['ssim']:.3f} | "
-              f"{s['iou']:.3f} | {sb['psnr_masked']:.2f} | "
-              f"{res.metrics['train']['psnr_masked']:.2f} | {fit_s:.1f} |", flush=True)
+        sb = score_renders(render_ground_truth(recon.fit.gaussians, prep.similarity,
+                                               ev.ground_truth, background=black,
+                                               method=cfg.method),
+                           ev.ground_truth, black).mean
+        print(f"| {name} | {s.psnr_masked:.2f} | {s.psnr:.2f} | {s.ssim:.3f} | "
+              f"{s.iou:.3f} | {sb.psnr_masked:.2f} | "
+              f"{ev.metrics.train_mean.psnr_masked:.2f} | {fit_s:.1f} |", flush=True)
     if "default" in rows and "vanilla" in rows:
-        gain = rows["default"]["psnr_masked"] - rows["vanilla"]["psnr_masked"]
+        gain = rows["default"].psnr_masked - rows["vanilla"].psnr_masked
         print(f"default vs vanilla: {gain:+.2f} dB masked PSNR")
     if "default" in rows:
         print(anatomy)
     if "default" in rows and (args.rigs or not args.no_oracle or not args.no_budgets):
-        _ceiling(rows["default"], work, args, base, run, scene_n, gt, gt_cams)
+        _ceiling(rows["default"], work, args, base, run, prep)
     if "default" in rows and args.seeds > 1:
-        scores = [rows["default"]["psnr_masked"]]
+        scores = [rows["default"].psnr_masked]
         for seed in range(1, args.seeds):
-            scores.append(_fit_and_score(scene_n, replace(base, seed=seed), gt_cams, gt)[2]
-                          ["psnr_masked"])
+            ev = _fit_and_score(prep, replace(run, fit=replace(base, seed=seed)))[1]
+            scores.append(ev.metrics.ground_truth.mean.psnr_masked)
         print(f"default over seeds 0..{args.seeds - 1}: masked PSNR mean {np.mean(scores):.2f} "
               f"(min {min(scores):.2f}, max {max(scores):.2f})")
     print("mean over variants (sanity):",
-          f"{np.mean([r['psnr_masked'] for r in rows.values()]):.2f} dB")
+          f"{np.mean([r.psnr_masked for r in rows.values()]):.2f} dB")
 
 
 def _machine_speed() -> str:
@@ -140,14 +150,13 @@ def _machine_speed() -> str:
             "(bench/RESULTS.md's rasterizer table: 31.2 / 37.7 ms)")
 
 
-def _fit_and_score(scene: Scene, cfg, cams, gt):
-    """Fit ``scene``, render ``cams`` over ``cfg.background`` and score them against ``gt``:
-    (fit result, renders, mean scores, fit seconds)."""
+def _fit_and_score(prep: Prepared, run: RunConfig):
+    """The pipeline's reconstruct and evaluate stages on a prepared demo scene: (the
+    reconstruction, its evaluation against the 32 ground-truth views, fit seconds)."""
     t = time.perf_counter()
-    res = fit_scene(scene, cfg)
+    recon = reconstruct(prep, run)
     fit_s = time.perf_counter() - t
-    renders = render_cameras(res.gaussians, cams, background=cfg.background)
-    return res, renders, score_renders(renders, gt, cfg.background)["mean"], fit_s
+    return recon, evaluate(prep, recon, run), fit_s
 
 
 def _error_anatomy(renders, gt, background) -> str:
@@ -180,46 +189,45 @@ def _error_anatomy(renders, gt, background) -> str:
     return "\n".join(lines)
 
 
-def _demo(work: Path, size: int, n_views: int, run: RunConfig):
-    """The demo scene with an ``n_views`` rig: (scene, normalized scene, ground truth, the
-    ground-truth cameras in the normalized frame)."""
+def _demo(work: Path, size: int, n_views: int, run: RunConfig) -> Prepared:
+    """The demo scene with an ``n_views`` rig, through the pipeline's prepare stage."""
     root = work / (f"demo{size}" if n_views == 6 else f"demo{size}_{n_views}cams")
     scene_dir = root / "toy_mouse"
     if not (scene_dir / "cameras.json").is_file():
         scene_dir = make_demo_scene(root, size=size, n_views=n_views)
-    scene = load_scene(scene_dir)
-    gt = load_ground_truth(scene_dir / "gt" / "orbit")
-    sim = canonical_frame(scene, run.normalize)
-    return scene, normalize_scene(scene, sim), gt, [sim.camera_to_canonical(c) for c in gt.cameras]
+    return prepare(scene_dir, run)
 
 
-def _ceiling(default: dict, work: Path, args, base, run: RunConfig, scene_n: Scene, gt,
-             gt_cams) -> None:
+def _ceiling(default, work: Path, args, base, run: RunConfig, prep: Prepared) -> None:
     """Where the six cameras leave the default fit: denser rigs and the oracle, same budget."""
     print()
     print("| input views (same default fit and budget) | masked PSNR | PSNR | SSIM | IoU | "
           "fit s |")
     print("|---|---|---|---|---|---|")
-    print(f"| 6 cameras (the demo rig) | {default['psnr_masked']:.2f} | {default['psnr']:.2f} | "
-          f"{default['ssim']:.3f} | {default['iou']:.3f} | - |")
+    print(f"| 6 cameras (the demo rig) | {default.psnr_masked:.2f} | {default.psnr:.2f} | "
+          f"{default.ssim:.3f} | {default.iou:.3f} | - |")
     fits = []
     if not args.no_budgets:
-        fits.append((f"6 cameras, {2 * base.iterations} iterations", scene_n, gt, gt_cams,
+        fits.append((f"6 cameras, {2 * base.iterations} iterations", prep,
                      replace(base, iterations=2 * base.iterations)))
-        fits.append((f"6 cameras, {2 * base.num_gaussians} Gaussians", scene_n, gt, gt_cams,
+        fits.append((f"6 cameras, {2 * base.num_gaussians} Gaussians", prep,
                      replace(base, num_gaussians=2 * base.num_gaussians)))
     for n in args.rigs:
-        _, rig_n, rig_gt, rig_cams = _demo(work, args.size, n, run)
-        fits.append((f"{n} cameras on the same ring", rig_n, rig_gt, rig_cams, base))
+        fits.append((f"{n} cameras on the same ring", _demo(work, args.size, n, run), base))
     if not args.no_oracle:
-        views = list(scene_n.views) + [View(c, gt.rgb[k], gt.mask[k], None)
-                                       for k, c in enumerate(gt_cams)]
-        fits.append(("oracle: the 6 inputs + the 32 scored views", replace(
-            scene_n, views=views, keypoint_names=None), gt, gt_cams, base))
-    for name, sc, sgt, cams, cfg in fits:
-        _, _, s, fit_s = _fit_and_score(sc, cfg, cams, sgt)
-        print(f"| {name} | {s['psnr_masked']:.2f} | {s['psnr']:.2f} | {s['ssim']:.3f} | "
-              f"{s['iou']:.3f} | {fit_s:.1f} |", flush=True)
+        # the scored views join the inputs, in the canonical frame
+        gt, sim = load_ground_truth(prep.path / GT_ORBIT_DIR), prep.similarity
+        views = list(prep.canonical.views) + [
+            View(sim.camera_to_canonical(c), gt.rgb[k], gt.mask[k], None)
+            for k, c in enumerate(gt.cameras)]
+        oracle = replace(prep, canonical=replace(prep.canonical, views=views,
+                                                 keypoint_names=None))
+        fits.append(("oracle: the 6 inputs + the 32 scored views", oracle, base))
+    for name, p, cfg in fits:
+        _, ev, fit_s = _fit_and_score(p, replace(run, fit=cfg))
+        s = ev.metrics.ground_truth.mean
+        print(f"| {name} | {s.psnr_masked:.2f} | {s.psnr:.2f} | {s.ssim:.3f} | "
+              f"{s.iou:.3f} | {fit_s:.1f} |", flush=True)
     print()
 
 

@@ -29,7 +29,7 @@ ALLOWED = {
     "pipeline": {"cameras", "config", "errors", "fit", "gaussians", "metrics", "scene_io",
                  "writers", "report", "demo", "render"},
     "batch": {"pipeline", "report", "writers", "config", "errors", "scene_io", "cameras",
-              "fit"},
+              "metrics", "fit"},
 }
 
 

@@ -121,8 +121,9 @@ def test_render_and_eval_in_the_input_frame(done, tiny_demo, tmp_path):
     truth = np.asarray(Image.open(gt_dir / "images" / "cam_005.png"))[..., 3] > 127
     assert (rendered & truth).sum() / (rendered | truth).sum() > 0.7  # same place, same size
     scores, path = evaluate_fitted(outcome.scene_dir, gt_dir)
-    assert path.is_file() and len(scores["per_view"]) == 32
-    assert scores["mean"]["iou"] == pytest.approx(
+    assert path.is_file() and len(scores.per_view) == 32
+    assert json.loads(path.read_text())["mean"]["iou"] == pytest.approx(scores.mean.iou)
+    assert scores.mean.iou == pytest.approx(
         json.loads((outcome.scene_dir / "report.json").read_text())
         ["metrics"]["ground_truth"]["mean"]["iou"], abs=1e-6)
 

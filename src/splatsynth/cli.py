@@ -204,10 +204,10 @@ def cmd_run(argv: Sequence[str]) -> int:
     base = _config_default(argv)
     a = _parse(RunArgs, argv, "run",
                default=RunArgs(scene=tyro.MISSING, out=tyro.MISSING, cfg=base))
-    from .pipeline import print_outcome, run_scene
+    from .pipeline import run_scene
 
     outcome = run_scene(a.scene, a.out, a.cfg, scene_id=a.scene_id, force=a.force)
-    print_outcome(outcome)
+    print(format_outcome(outcome))
     return 0
 
 
@@ -229,9 +229,15 @@ class DemoArgs:
 def cmd_demo(argv: Sequence[str]) -> int:
     base = _config_default(argv)
     a = _parse(DemoArgs, argv, "demo", default=DemoArgs(cfg=base))
+    import time
+
     from .pipeline import run_demo
 
-    run_demo(a.out, a.cfg, force=a.force)
+    t = time.perf_counter()
+    scene_dir, outcome = run_demo(a.out, a.cfg, force=a.force)
+    print(f"demo scene: {scene_dir}")
+    print(format_outcome(outcome))
+    print(f"  (demo total {time.perf_counter() - t:.1f} s)")
     return 0
 
 
@@ -298,12 +304,48 @@ class EvalArgs:
 
 def cmd_eval(argv: Sequence[str]) -> int:
     a = _parse(EvalArgs, argv, "eval")
-    from .pipeline import evaluate_fitted, format_scores
+    from .pipeline import evaluate_fitted
 
     scores, path = evaluate_fitted(a.scene_dir, a.gt, a.out)
     print(format_scores(scores))
     print(f"scores written to {path}")
     return 0
+
+
+# --- printing ------------------------------------------------------------------------------
+def format_outcome(o) -> str:
+    """Where a scene's outputs went and its headline metrics (a ``SceneOutcome``)."""
+    if o.status == "skipped":
+        return f"{o.scene_id}: already finished at {o.scene_dir} (use --force to redo)"
+    m = o.metrics
+    tr = m.train_mean
+    lines = [f"{o.scene_id}: dataset written to {o.scene_dir}",
+             f"  input views   PSNR {tr.psnr:.2f} dB, masked {tr.psnr_masked:.2f} dB, "
+             f"SSIM {tr.ssim:.3f}, IoU {tr.iou:.3f}"]
+    if m.holdout is not None:
+        h = m.holdout.scores
+        lines.append(f"  held-out view PSNR masked {h.psnr_masked:.2f} dB, IoU {h.iou:.3f} "
+                     f"({m.holdout.view})")
+    if m.ground_truth is not None:
+        g = m.ground_truth.mean
+        lines.append(f"  ground truth  PSNR {g.psnr:.2f} dB, masked {g.psnr_masked:.2f} dB, "
+                     f"SSIM {g.ssim:.3f}, IoU {g.iou:.3f} ({len(m.ground_truth)} novel views)")
+    lines.append(f"  time {o.timings.get('total', float('nan')):.1f} s (fit "
+                 f"{o.timings.get('fit', float('nan')):.1f} s)")
+    if o.contact_sheet:
+        lines.append(f"  contact sheet {o.contact_sheet}")
+    lines.append(f"  report        {o.scene_dir / 'report.json'}")
+    return "\n".join(lines)
+
+
+def format_scores(scores) -> str:
+    """A small table of per-view and mean scores (a ``ScoreSet``)."""
+    lines = [f"{'view':<28} {'PSNR':>7} {'masked':>7} {'SSIM':>6} {'IoU':>6}"]
+    rows = [(v.view, v.scores) for v in scores.per_view] + [("mean", scores.mean)]
+    for name, s in rows:
+        lines.append(f"{str(name)[:28]:<28} {s.psnr:7.2f} {s.psnr_masked:7.2f} {s.ssim:6.3f} "
+                     f"{s.iou:6.3f}")
+    return "\n".join(lines)
 
 
 # --- mix -----------------------------------------------------------------------------------

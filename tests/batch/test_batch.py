@@ -165,6 +165,7 @@ def test_rerun_gate_then_fix(first_run, tmp_path: Path, base_scenes) -> None:
 def test_retry_with_safer_setting_recovers(tmp_path: Path, base_scenes, monkeypatch) -> None:
     """A scene that diverges once is refitted with the safer setting and passes."""
     import splatsynth.pipeline as pipeline
+    from splatsynth.errors import FitDiverged
 
     real = pipeline.run_scene
     calls: list[float] = []
@@ -172,8 +173,9 @@ def test_retry_with_safer_setting_recovers(tmp_path: Path, base_scenes, monkeypa
     def diverge_once(scene, out, cfg, **kw):
         calls.append(cfg.fit.lr_position)
         if len(calls) == 1:
-            # the fit's own message on a NaN loss
-            raise pipeline.SplatsynthError("scene s: the fit diverged at step 5 (loss is nan)")
+            # the fit's own error on a NaN loss
+            raise FitDiverged("scene s: the fit diverged at step 5 (loss is nan)", scene="s",
+                              step=5)
         return real(scene, out, cfg, **kw)
 
     monkeypatch.setattr(pipeline, "run_scene", diverge_once)

@@ -10,16 +10,14 @@ import torch
 
 from splatsynth.batch import BatchConfig
 from splatsynth.batch.gate import (
-    Diverged,
     check_gate_config,
     check_gaussians,
     gate_reasons,
-    is_divergence,
     quarantine_entry,
 )
 from splatsynth.batch.runner import safer_config
 from splatsynth.config import RunConfig
-from splatsynth.errors import SplatsynthError
+from splatsynth.errors import FitDiverged, SplatsynthError
 
 
 def _gaussians(n: int = 200, seed: int = 0):
@@ -36,7 +34,7 @@ def test_healthy_fit_passes() -> None:
 def test_nan_is_divergence() -> None:
     m, s, o, c = _gaussians()
     c[7, 0, 1] = float("nan")
-    with pytest.raises(Diverged, match="1 of 200 Gaussians have NaN/inf"):
+    with pytest.raises(FitDiverged, match="1 of 200 Gaussians have NaN/inf"):
         check_gaussians(m, s, o, c, BatchConfig(), scene_id="x")
 
 
@@ -46,15 +44,16 @@ def test_exploding_fraction_threshold() -> None:
     m[:2] = 50.0  # 1% flung away: tolerated (MCMC relocates stragglers)
     check_gaussians(m, s, o, c, cfg)
     s[2, 1] = math.log(5.0)  # one more, too large: 1.5% > 1%
-    with pytest.raises(Diverged, match=r"3 of 200 .* 2 far, 1 large"):
+    with pytest.raises(FitDiverged, match=r"3 of 200 .* 2 far, 1 large"):
         check_gaussians(m, s, o, c, cfg)
 
 
-def test_is_divergence_recognises_the_fit_error() -> None:
-    assert is_divergence(SplatsynthError("scene a: the fit diverged at step 3 (loss is nan)"))
-    assert is_divergence(Diverged("x"))
-    assert not is_divergence(SplatsynthError("scene a: missing image"))
-    assert not is_divergence(ValueError("diverged"))
+def test_divergence_is_a_typed_user_error() -> None:
+    m, s, o, c = _gaussians()
+    m[:] = float("inf")
+    with pytest.raises(FitDiverged) as info:
+        check_gaussians(m, s, o, c, BatchConfig(), scene_id="far")
+    assert isinstance(info.value, SplatsynthError) and info.value.scene == "far"
 
 
 def _report(psnr, iou):

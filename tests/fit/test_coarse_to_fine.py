@@ -8,7 +8,7 @@ import torch
 
 import splatsynth.render as render
 from splatsynth.fit import fit_scene
-from splatsynth.fit.fit import _view_tensors
+from splatsynth.fit.views import view_tensors
 from splatsynth.scene_io import load_scene
 
 
@@ -18,7 +18,7 @@ def scene(tiny_demo):
 
 
 def test_half_resolution_views_keep_the_geometry(scene):
-    full, half = _view_tensors(scene, 16, 1), _view_tensors(scene, 16, 2)
+    full, half = view_tensors(scene, 16, 1), view_tensors(scene, 16, 2)
     pts = np.random.default_rng(0).normal(0, 0.3, (50, 3))
     for k, v in enumerate(scene.views):
         w, h = half.sizes[k]
@@ -42,28 +42,26 @@ def test_half_resolution_views_keep_the_geometry(scene):
 
 @pytest.mark.parametrize("fraction, min_size, coarse", [(0.0, 16, False), (0.5, 16, True),
                                                          (0.5, 128, False)])
-def test_coarse_steps_render_at_half_size(scene, tiny_fit_config, raster_sizes, fraction,
-                                          min_size, coarse):
+def test_coarse_steps_render_at_half_size(scene, tiny_fit_config, fraction, min_size, coarse):
     cfg = replace(tiny_fit_config, iterations=20, coarse_fraction=fraction, refine_start=1000,
                   prune_unseen=False, coarse_min_size=min_size)
-    fit_scene(scene, cfg)
+    training = []
+    fit_scene(scene, cfg, on_step=lambda rec: training.append(rec.size))
     w, h = scene.views[0].camera.w, scene.views[0].camera.h
-    training = raster_sizes[:20]  # then the final evaluation renders at full size
+    assert len(training) == 20
     n_coarse = int(fraction * 20) if coarse else 0  # 48-px copies are under 128
     assert training[:n_coarse] == [(w // 2, h // 2)] * n_coarse
     assert training[n_coarse:] == [(w, h)] * (20 - n_coarse)
 
 
-def test_visibility_at_half_size_matches_full_size(scene, tiny_fit_config, monkeypatch):
-    from splatsynth.fit.fit import _unseen
-    from splatsynth.fit.visibility import view_contributions
+def test_visibility_at_half_size_matches_full_size(scene, tiny_fit_config):
+    from splatsynth.fit.visibility import unseen_mask, view_contributions
 
     g = fit_scene(scene, replace(tiny_fit_config, iterations=60, prune_unseen=False)).gaussians
     params = {"means": g.means, "quats": g.quats_wxyz, "log_scales": g.log_scales,
               "opacity_logits": g.opacity_logits, "sh_dc": g.sh[:, :1], "sh_rest": g.sh[:, 1:]}
     w2cs = [torch.tensor(v.camera.w2c, dtype=torch.float32) for v in scene.views]
-    train = list(range(len(scene.views)))
-    full, half = _view_tensors(scene, 16, 1), _view_tensors(scene, 16, 2)
+    full, half = view_tensors(scene, 16, 1), view_tensors(scene, 16, 2)
     c_full = view_contributions(render.rasterize, params, w2cs, full.Ks, full.sizes, g.sh, 1)
     c_half = view_contributions(render.rasterize, params, w2cs, half.Ks, half.sizes, g.sh, 1)
     # a quarter of the pixels: contributions in full-size pixels are 4x the half-size ones
@@ -71,9 +69,5 @@ def test_visibility_at_half_size_matches_full_size(scene, tiny_fit_config, monke
     ratio = (4 * c_half[seen] / c_full[seen]).median()
     assert 0.8 < float(ratio) < 1.25
     # so a Gaussian adding 0.004 half-size pixels (0.016 full-size ones) counts as seen
-    import splatsynth.fit.fit as fit_module
-
-    monkeypatch.setattr(fit_module, "view_contributions",
-                        lambda *a, **k: torch.tensor([0.001, 0.004, 0.02]))
-    flags = _unseen(render.rasterize, params, train, w2cs, half, 1, factor=2.0)
+    flags = unseen_mask(torch.tensor([0.001, 0.004, 0.02]), factor=2.0)
     assert flags.tolist() == [True, False, False]

@@ -17,7 +17,7 @@ from splatsynth.scene_io import load_scene
 def test_2dgs_fit_reproduces_inputs_with_flat_surfels(tiny_demo, tiny_fit_config):
     cfg = replace(tiny_fit_config, method="2dgs", regularizer_start=60)
     r = fit_scene(load_scene(tiny_demo), cfg)
-    assert r.metrics["train"]["iou"] > 0.9 and r.metrics["train"]["psnr_masked"] > 18
+    assert r.metrics.train_mean.iou > 0.9 and r.metrics.train_mean.psnr_masked > 18
     s = r.gaussians.scales
     # the unused third axis stays negligible next to the two tangent scales
     assert float((s[:, 2] / s[:, :2].min(1).values).median()) < 0.1

@@ -57,6 +57,6 @@ def test_refinement_recovers_most_of_a_known_perturbation(perturbed):
     scores = {}
     for opt, r in results.items():
         scores[opt] = score_renders(render_cameras(r.gaussians, gt.cameras), gt,
-                                    (1, 1, 1))["mean"]["psnr_masked"]
+                                    (1, 1, 1)).mean.psnr_masked
     print(f"held-out masked PSNR: fixed {scores[False]:.2f} dB, refined {scores[True]:.2f} dB")
     assert scores[True] > scores[False] + 1.0

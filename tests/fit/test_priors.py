@@ -115,26 +115,28 @@ def test_virtual_views_circle_the_subject_at_the_rig_distance(scene):
 @pytest.mark.parametrize("solid, clear, curvature, masks, expect", [
     (1.0, 1.0, 0.02, True, True), (0.0, 1.0, 0.0, True, True), (1.0, 0.0, 0.0, True, True),
     (0.0, 0.0, 0.02, True, True), (0.0, 0.0, 0.0, True, False), (1.0, 1.0, 0.02, False, False)])
-def test_virtual_renders_run_on_schedule(scene, tiny_fit_config, raster_sizes, solid, clear,
-                                         curvature, masks, expect):
+def test_virtual_renders_run_on_schedule(scene, tiny_fit_config, solid, clear, curvature, masks,
+                                         expect):
     if not masks:
         scene = replace(scene, views=[replace(v, mask=None) for v in scene.views])
     cfg = replace(tiny_fit_config, iterations=24, refine_start=8, refine_every=1000,
                   solid_weight=solid, clear_weight=clear, curvature_weight=curvature,
                   solid_every=4, prune_unseen=False,
                   relocate_unseen=False)
-    fit_scene(scene, cfg)
-    virtual = [s for s in raster_sizes[:40] if s == (64, 64)]
-    # steps 12, 16, 20, 24 (after refine_start, every 4th)
-    assert len(virtual) == (4 if expect else 0)
+    steps = []
+    fit_scene(scene, cfg, on_step=lambda rec: steps.append(
+        (rec.step, [k for k in ("solid", "clear", "curvature") if k in rec.terms])))
+    virtual = [(step, names) for step, names in steps if names]
+    # steps 12, 16, 20, 24 (after refine_start, every 4th), each with the terms that have weight
+    want = [k for k, w in (("solid", solid), ("clear", clear), ("curvature", curvature)) if w]
+    assert virtual == ([(s, want) for s in (12, 16, 20, 24)] if expect else [])
 
 
 @pytest.mark.parametrize("method", ["3dgs", "2dgs"])
 @pytest.mark.parametrize("curvature", [0.0, 0.02])
 def test_only_the_curvature_prior_moves_means(scene, method, curvature):
-    from splatsynth.fit import FitConfig
-    from splatsynth.fit.fit import _virtual_view_loss
-    from splatsynth.render import rasterize, rasterize_surfels
+    from splatsynth.fit import FitConfig, method_of
+    from splatsynth.fit.objective import virtual_terms
 
     gen = torch.Generator().manual_seed(0)
     n = 400
@@ -148,9 +150,11 @@ def test_only_the_curvature_prior_moves_means(scene, method, curvature):
     }
     vv = VirtualViews(scene, list(range(len(scene.views))))
     cfg = FitConfig(curvature_weight=curvature, method=method)
-    raster = rasterize_surfels if method == "2dgs" else rasterize
-    loss = _virtual_view_loss(raster, params, vv, vv.sample(gen), cfg)
-    loss.backward()
+    weights = {"solid": cfg.solid_weight, "clear": cfg.clear_weight}
+    if curvature:
+        weights["curvature"] = curvature
+    terms = virtual_terms(params, vv.sample(gen), vv, weights, cfg, method_of(method))
+    sum(terms.values()).backward()
     assert float(params["opacity_logits"].grad.abs().sum()) > 0
     for k in ("quats", "log_scales", "sh_dc"):
         assert params[k].grad is None

@@ -13,7 +13,6 @@ from PIL import Image
 from splatsynth.cameras import mvdiffusion_cameras
 from splatsynth.errors import SplatsynthError
 from splatsynth.writers import (
-    SceneAlreadyFinished,
     split_for,
     update_lists,
     write_mvdiffusion_views,
@@ -91,8 +90,8 @@ def test_mvdiffusion_layout(tmp_path):
     rgb = np.random.default_rng(0).uniform(size=(6, 32, 32, 3))
     alpha = np.ones((6, 32, 32)) * 0.5
     cams = mvdiffusion_cameras(size=32)
-    d = write_mvdiffusion_views(tmp_path, "m1", rgb, alpha, cameras=cams)
-    assert d == tmp_path / "mvdiffusion" / "m1"
+    d = write_mvdiffusion_views(tmp_path / "m1", rgb, alpha, cameras=cams, scene_id="m1")
+    assert d == tmp_path / "m1"
     assert sorted(p.name for p in d.iterdir()) == [f"cam_{i:03d}.png" for i in range(6)] + [
         "opencv_cameras.json"]
     im = np.asarray(Image.open(d / "cam_003.png"))
@@ -102,10 +101,6 @@ def test_mvdiffusion_layout(tmp_path):
     assert doc["id"] == "m1" and doc["frames"][0]["file_path"] == "cam_000.png"
     # The front camera (cam_000) sits on -Y.
     assert np.linalg.inv(np.array(doc["frames"][0]["w2c"]))[1, 3] == pytest.approx(-2.7)
-    write_mvdiffusion_views(tmp_path, "m1", rgb * 0, alpha)  # default force: replaced
-    assert np.asarray(Image.open(d / "cam_000.png"))[..., :3].max() == 0
-    with pytest.raises(SceneAlreadyFinished):
-        write_mvdiffusion_views(tmp_path, "m1", rgb, alpha, force=False)
     with pytest.raises(SplatsynthError, match=r"\[6, H, W, 3\]"):
-        write_mvdiffusion_views(tmp_path, "m2", rgb[:5], alpha[:5])
-    assert sorted(p.name for p in (tmp_path / "mvdiffusion").iterdir()) == ["m1"]
+        write_mvdiffusion_views(tmp_path / "m2", rgb[:5], alpha[:5])
+    assert not (tmp_path / "m2").exists()

@@ -21,23 +21,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..errors import SplatsynthError
+from ..errors import FitDiverged, SplatsynthError
 from .config import BatchConfig
-
-
-class Diverged(SplatsynthError):
-    """A fit diverged: NaN/inf parameters or exploding Gaussians (retried once by the batch)."""
-
-
-def is_divergence(err: BaseException) -> bool:
-    """True for :class:`Diverged` and for the fit's own NaN/inf-loss error."""
-    return isinstance(err, Diverged) or (isinstance(err, SplatsynthError)
-                                         and "diverged" in str(err))
 
 
 def check_gaussians(means: Any, log_scales: Any, opacity_logits: Any, sh: Any,
                     cfg: BatchConfig, *, scene_id: str = "") -> None:
-    """Raise :class:`Diverged` when a fitted set of Gaussians has blown up.
+    """Raise :class:`~splatsynth.errors.FitDiverged` when a fitted set of Gaussians has blown up.
 
     Args:
         means: [N, 3] centres in the canonical frame (torch tensor or numpy array).
@@ -53,21 +43,23 @@ def check_gaussians(means: Any, log_scales: Any, opacity_logits: Any, sh: Any,
     m, ls, op, c = t
     n = int(m.shape[0])
     if n == 0:
-        raise Diverged(f"scene {scene_id}: the fit diverged (no Gaussians left)")
+        raise FitDiverged(f"scene {scene_id}: the fit diverged (no Gaussians left)",
+                          scene=scene_id)
     finite = (torch.isfinite(m).all(1) & torch.isfinite(ls).all(1)
               & torch.isfinite(op.reshape(n, -1)).all(1) & torch.isfinite(c.reshape(n, -1)).all(1))
     bad = int((~finite).sum())
     if bad:
-        raise Diverged(f"scene {scene_id}: the fit diverged ({bad} of {n} Gaussians have "
-                       f"NaN/inf parameters)")
+        raise FitDiverged(f"scene {scene_id}: the fit diverged ({bad} of {n} Gaussians have "
+                          f"NaN/inf parameters)", scene=scene_id)
     far = m.norm(dim=1) > cfg.explode_distance
     big = ls.max(dim=1).values > math.log(cfg.explode_scale)
     exploded = int((far | big).sum())
     if exploded > cfg.max_exploded_fraction * n:
-        raise Diverged(
+        raise FitDiverged(
             f"scene {scene_id}: the fit diverged (exploding Gaussians: {exploded} of {n} are "
             f"farther than {cfg.explode_distance:g} from the origin or larger than "
-            f"{cfg.explode_scale:g}; {int(far.sum())} far, {int(big.sum())} large)")
+            f"{cfg.explode_scale:g}; {int(far.sum())} far, {int(big.sum())} large)",
+            scene=scene_id)
 
 
 def _num(x: Any) -> float:

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..config import RunConfig, config_to_dict
-from ..errors import SceneError, SplatsynthError
+from ..errors import FitDiverged, SceneError, SplatsynthError
+from ..metrics import SceneMetrics
 from ..writers.atomic import check_scene_id, clean_stale_temps, is_scene_finished
 from ..writers.lists import finished_scene_dirs, update_lists
 from .config import BatchConfig
@@ -39,7 +40,6 @@ from .gate import (
     check_gate_config,
     check_gaussians,
     gate_reasons,
-    is_divergence,
     quarantine_entry,
 )
 from .summary import (
@@ -95,7 +95,7 @@ class SceneResult:
     exception: str = ""
     first_error: str = ""
     """The first attempt's error when the scene was retried."""
-    metrics: dict = field(default_factory=dict)
+    metrics: SceneMetrics | None = None
     host: str = ""
     pid: int = 0
     threads: dict = field(default_factory=dict)
@@ -182,16 +182,16 @@ def process_scene(task: SceneTask) -> SceneResult:
         except SceneError as e:
             res.stage, res.reason, res.error = "validate", "invalid scene", str(e)
             res.exception = type(e).__name__
+        except FitDiverged as e:
+            res.exception = type(e).__name__
+            if attempt == 0 and bcfg.retry_diverged:
+                cfg, res.retry_setting = safer_config(cfg, bcfg.retry_lr_factor)
+                res.retried, res.first_error = True, _first_line(e)
+                continue
+            res.stage, res.reason, res.error = "fit", "diverged", _first_line(e)
         except SplatsynthError as e:
             res.exception = type(e).__name__
-            if is_divergence(e):
-                if attempt == 0 and bcfg.retry_diverged:
-                    cfg, res.retry_setting = safer_config(cfg, bcfg.retry_lr_factor)
-                    res.retried, res.first_error = True, _first_line(e)
-                    continue
-                res.stage, res.reason, res.error = "fit", "diverged", _first_line(e)
-            else:
-                res.stage, res.reason, res.error = "run", "error", str(e)
+            res.stage, res.reason, res.error = "run", "error", str(e)
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as e:  # a bug or a library error: record it with its traceback
@@ -357,13 +357,15 @@ def _status_line(i: int, n: int, r: SceneResult, gate: list[str]) -> str:
         return f"{head}FAILED {r.reason}{retry}: {msg}"
     if r.status == "skipped":
         return f"{head}already finished (by another worker)"
-    ho = r.metrics.get("holdout") or {}
-    tr = r.metrics.get("train") or {}
-    if ho:
-        score = (f"held-out PSNR masked {_fmt(ho.get('psnr_masked'))} dB, "
-                 f"IoU {_fmt(ho.get('iou'), 3)}")
+    m = r.metrics
+    if m is not None and m.holdout is not None:
+        h = m.holdout.scores
+        score = f"held-out PSNR masked {_fmt(h.psnr_masked)} dB, IoU {_fmt(h.iou, 3)}"
+    elif m is not None:
+        t = m.train_mean
+        score = f"train PSNR masked {_fmt(t.psnr_masked)} dB, IoU {_fmt(t.iou, 3)}"
     else:
-        score = f"train PSNR masked {_fmt(tr.get('psnr_masked'))} dB, IoU {_fmt(tr.get('iou'), 3)}"
+        score = "no scores"
     extra = " (retried with a safer setting)" if r.retried else ""
     verdict = f" -> QUARANTINED: {'; '.join(gate)}" if gate else ""
     return f"{head}done in {r.seconds:.1f} s, {score}{extra}{verdict}"

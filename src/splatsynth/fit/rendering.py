@@ -50,16 +50,17 @@ def render_cameras(gaussians: Gaussians, cameras: list[Camera], *,
                    backend: str = "auto", method: str = "3dgs") -> Renders:
     """Render ``gaussians`` at every camera (all must share one image size per chunk).
 
-    ``method`` says how the Gaussians were fitted: "3dgs" (volumes) or "2dgs" (surfels, which
-    also render normals).
+    ``method`` says how the Gaussians were fitted (``fit.method``: "3dgs" volumes, or "2dgs"
+    surfels, which also render normals).
 
     Returns:
         :class:`Renders` with arrays of shape [C, H, W, ...].
     """
-    from ..render import rasterize, rasterize_surfels  # kernels compile on first use
+    from .methods import method_of
 
-    if with_normals and method != "2dgs":
-        raise ValueError("normal maps need a 2dgs fit")
+    m = method_of(method)
+    if with_normals and not m.has_normals:
+        raise ValueError(f"normal maps need a fit whose method renders normals, not {method}")
     g = gaussians
     rgbs, alphas, depths, normals = [], [], [], []
     i = 0
@@ -71,22 +72,15 @@ def render_cameras(gaussians: Gaussians, cameras: list[Camera], *,
             group.append(cameras[i + len(group)])
         viewmats, Ks = camera_tensors(group)
         bgs = torch.tensor([background] * len(group), dtype=torch.float32)
-        if method == "2dgs":
-            out = rasterize_surfels(g.means, g.quats_wxyz, g.scales, g.opacities, g.sh,
-                                    viewmats, Ks, head.w, head.h, sh_degree=g.sh_degree,
-                                    backgrounds=bgs, backend=backend)
-            if with_depth:
-                depths.extend((out.depths / out.alphas.clamp_min(1e-10))[..., 0].numpy())
-            if with_normals:
-                n = torch.nn.functional.normalize(out.normals, dim=-1)
-                # camera -> world: the rows of w2c's rotation are the camera axes in world
-                normals.extend(torch.einsum("chwj,cjk->chwk", n, viewmats[:, :3, :3]).numpy())
-        else:
-            out = rasterize(g.means, g.quats_wxyz, g.scales, g.opacities, g.sh, viewmats, Ks,
-                            head.w, head.h, sh_degree=g.sh_degree, backgrounds=bgs,
-                            render_mode="RGB+ED" if with_depth else "RGB", backend=backend)
-            if with_depth:
-                depths.extend(out.colors[..., 3].numpy())
+        out = m.render(g.means, g.quats_wxyz, g.scales, g.opacities, g.sh, viewmats, Ks,
+                       head.w, head.h, sh_degree=g.sh_degree, backgrounds=bgs,
+                       depth=with_depth, backend=backend)
+        if with_depth:
+            depths.extend(m.expected_depth(out).numpy())
+        if with_normals:
+            n = torch.nn.functional.normalize(out.normals, dim=-1)
+            # camera -> world: the rows of w2c's rotation are the camera axes in world
+            normals.extend(torch.einsum("chwj,cjk->chwk", n, viewmats[:, :3, :3]).numpy())
         rgbs.extend(out.colors[..., :3].numpy())
         alphas.extend(out.alphas[..., 0].numpy())
         i += len(group)

@@ -36,3 +36,15 @@ def view_contributions(raster: Callable, params: dict, viewmats: Sequence[torch.
         (g,) = torch.autograd.grad(out.alphas.sum(), opac)
         total += g
     return total
+
+
+#: A Gaussian adding less opacity than this, in full-resolution pixels summed over every
+#: training view, counts as unseen.
+UNSEEN_PIXELS = 1e-2
+
+
+def unseen_mask(contributions: torch.Tensor, factor: float = 1.0) -> torch.Tensor:
+    """[N] bool: Gaussians whose summed contribution (from :func:`view_contributions`, measured
+    on views ``factor`` times smaller than the full-resolution ones) is under
+    :data:`UNSEEN_PIXELS` full-resolution pixels."""
+    return contributions * factor**2 < UNSEEN_PIXELS

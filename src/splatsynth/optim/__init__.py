@@ -2,7 +2,15 @@
 
 from .pose import PoseDeltas, delta_matrices, so3_exp
 from .schedules import active_sh_degree, exp_decay, fade_out, refine_now
-from .strategy import ClassicStrategy, MCMCStrategy, relocation_params
+from .strategy import (
+    ClassicStrategy,
+    MCMCStrategy,
+    RefineSchedule,
+    StepInfo,
+    Strategy,
+    relocation_params,
+)
 
 __all__ = ["PoseDeltas", "delta_matrices", "so3_exp", "exp_decay", "active_sh_degree",
-           "fade_out", "refine_now", "MCMCStrategy", "ClassicStrategy", "relocation_params"]
+           "fade_out", "refine_now", "Strategy", "StepInfo", "RefineSchedule", "MCMCStrategy",
+           "ClassicStrategy", "relocation_params"]

@@ -17,10 +17,67 @@ matching ``"name"``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
 from ..gaussians.geometry import covariance_from_quat_scale, rotation_from_quat
+from .schedules import fade_out, refine_now
+
+
+@dataclass(frozen=True)
+class RefineSchedule:
+    """The steps on which a strategy changes the set of Gaussians: ``start``, ``start + every``,
+    ... before ``stop`` (steps count completed optimizer steps, from 1)."""
+
+    start: int = 100
+    every: int = 100
+    stop: int = 750
+
+    def __call__(self, step: int) -> bool:
+        return refine_now(step, self.start, self.every, self.stop)
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """What a strategy may look at after an optimizer step.
+
+    Attributes:
+        step: the step just completed (1-based).
+        lr_means: the means' learning rate at that step.
+        unseen: computes [N] bool, the Gaussians no training view sees; called only when a
+            strategy needs it (it costs a render of every training view).
+    """
+
+    step: int
+    lr_means: float
+    unseen: Callable[[], torch.Tensor] | None = None
+
+
+class Strategy(Protocol):
+    """How the set of Gaussians changes during a fit (the shape of gsplat's
+    ``strategy/base.py``): the fit loop calls these hooks and knows nothing else about it.
+
+    ``params`` maps names to ``torch.nn.Parameter``s of first dimension N, each its own param
+    group (with a matching ``"name"``) of ``optimizer``; a strategy may replace them.
+    """
+
+    def loss_weights(self, step: int) -> dict[str, float]:
+        """Weights of the regularizers this strategy relies on at ``step`` (names from the
+        fit's loss terms, e.g. ``{"opacity": 0.2, "scale": 0.1}``); empty when none."""
+        ...
+
+    def after_backward(self, params: dict, step: int) -> None:
+        """Called once the gradients exist, before the optimizer step."""
+        ...
+
+    def after_step(self, params: dict, optimizer: torch.optim.Optimizer, info: StepInfo
+                   ) -> None:
+        """Called after the optimizer step: relocate, densify, prune, add noise."""
+        ...
+
 
 # Binomial coefficients for up to this many copies of one Gaussian in one relocation.
 _N_MAX = 51
@@ -66,12 +123,49 @@ def _reset_adam_rows(optimizer: torch.optim.Optimizer, params: dict, rows: torch
 
 
 class MCMCStrategy:
-    """Fixed-budget relocation and exploration noise (the default)."""
+    """Fixed-budget relocation and exploration noise (the default).
 
-    def __init__(self, min_opacity: float = 0.005, noise_lr: float = 5e5, seed: int = 0):
+    3DGS-MCMC needs its opacity and scale regularizers: they push unneeded Gaussians to
+    transparency, which is what makes them "dead" and free to relocate.
+
+    Args:
+        min_opacity: Gaussians at or under this opacity are dead.
+        noise_lr: exploration noise per unit of the means' learning rate.
+        seed: seed of the relocation draws and the noise.
+        schedule: when to relocate (None: never).
+        relocate_unseen: also relocate Gaussians no training view sees.
+        opacity_reg, scale_reg: regularizer weights (see ``FitConfig``).
+        opacity_reg_fade: from this fraction of ``iterations`` on, the opacity weight fades
+            to zero (``schedules.fade_out``).
+        iterations: the fit's step count.
+    """
+
+    def __init__(self, min_opacity: float = 0.005, noise_lr: float = 5e5, seed: int = 0, *,
+                 schedule: RefineSchedule | None = None, relocate_unseen: bool = False,
+                 opacity_reg: float = 0.0, opacity_reg_fade: float = 1.0,
+                 scale_reg: float = 0.0, iterations: int = 1):
         self.min_opacity = min_opacity
         self.noise_lr = noise_lr
         self.gen = torch.Generator().manual_seed(seed)
+        self.schedule = schedule
+        self.relocate_unseen = relocate_unseen
+        self.opacity_reg, self.opacity_reg_fade = opacity_reg, opacity_reg_fade
+        self.scale_reg, self.iterations = scale_reg, iterations
+
+    def loss_weights(self, step: int) -> dict[str, float]:
+        return {"opacity": self.opacity_reg * fade_out(step, self.iterations,
+                                                       self.opacity_reg_fade),
+                "scale": self.scale_reg}
+
+    def after_backward(self, params: dict, step: int) -> None:
+        pass
+
+    def after_step(self, params: dict, optimizer: torch.optim.Optimizer, info: StepInfo
+                   ) -> None:
+        if self.schedule is not None and self.schedule(info.step):
+            unseen = info.unseen() if self.relocate_unseen and info.unseen else None
+            self.relocate(params, optimizer, unseen)
+        self.add_noise(params, info.lr_means)
 
     @torch.no_grad()
     def relocate(self, params: dict, optimizer: torch.optim.Optimizer,
@@ -144,7 +238,9 @@ class ClassicStrategy:
     """Clone / split / prune under a budget, ranked by accumulated mean-gradient norm."""
 
     def __init__(self, budget: int, densify_fraction: float = 0.05,
-                 min_opacity: float = 0.005, split_scale: float = 0.01, seed: int = 0):
+                 min_opacity: float = 0.005, split_scale: float = 0.01, seed: int = 0, *,
+                 schedule: RefineSchedule | None = None):
+        self.schedule = schedule
         self.budget = budget
         self.densify_fraction = densify_fraction
         self.min_opacity = min_opacity
@@ -152,6 +248,17 @@ class ClassicStrategy:
         self.gen = torch.Generator().manual_seed(seed)
         self.grad_accum: torch.Tensor | None = None
         self.count: torch.Tensor | None = None
+
+    def loss_weights(self, step: int) -> dict[str, float]:
+        return {}
+
+    def after_backward(self, params: dict, step: int) -> None:
+        self.accumulate(params)
+
+    def after_step(self, params: dict, optimizer: torch.optim.Optimizer, info: StepInfo
+                   ) -> None:
+        if self.schedule is not None and self.schedule(info.step):
+            self.refine(params, optimizer)
 
     @torch.no_grad()
     def accumulate(self, params: dict) -> None:

@@ -5,10 +5,10 @@ from .importers import import_scene
 from .load import SceneWriter, load_scene, write_scene
 from .scene import Scene, View
 from .undistort import distort, undistort, undistort_image, undistort_points
-from .validate import check_scene
+from .validate import check_scene, read_cameras_file
 
 __all__ = [
     "Scene", "View", "load_scene", "check_scene", "import_scene", "write_scene", "SceneWriter",
     "read_image", "read_mask", "write_png", "distort", "undistort", "undistort_points",
-    "undistort_image",
+    "undistort_image", "read_cameras_file",
 ]

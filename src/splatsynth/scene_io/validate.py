@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..cameras import Camera
-from ..errors import Problem
+from ..errors import Problem, SplatsynthError
 from .images import read_image, read_mask
 
 CAMERAS_FILE = "cameras.json"
@@ -159,6 +159,39 @@ def inspect_scene(path: str | Path, *, read_images: bool = True) -> Inspection:
 
 # --- cameras.json -------------------------------------------------------------------------
 
+def read_cameras_file(path: str | Path, *, need_file_paths: bool = True) -> list[Camera]:
+    """The cameras of a ``cameras.json`` / ``opencv_cameras.json`` file, each frame checked
+    exactly as a scene's are (positive focal lengths and sizes, a rigid right-handed w2c, safe
+    relative ``file_path``s), whichever command reads it.
+
+    Args:
+        path: the JSON file (``{"frames": [{"w", "h", "fx", "fy", "cx", "cy", "w2c",
+            "file_path"}, ...]}``).
+        need_file_paths: every frame must name its image (ground-truth folders); False for
+            cameras to render at.
+    Raises:
+        SplatsynthError: listing every problem, each naming the file and the frame.
+    """
+    path = Path(path)
+    insp = Inspection(root=path.parent)
+    doc = _read_json(path, str(path), insp)
+    frames = doc.get("frames") if isinstance(doc, dict) else None
+    if doc is not None and not isinstance(frames, list):
+        insp.add(str(path), 'expected an object with a "frames" list')
+    elif doc is not None and not frames:
+        insp.add(str(path), "no frames")
+    cams = []
+    for i, frame in enumerate(frames or []):
+        fd = _check_frame(i, frame, path.parent, insp, name=str(path),
+                          need_file_path=need_file_paths)
+        if fd is not None and fd.camera is not None:
+            cams.append(fd.camera)
+    if insp.problems:
+        lines = [f"{path}: not a usable cameras file ({len(insp.problems)} problem(s))"]
+        raise SplatsynthError("\n".join(lines + [f"  - {p}" for p in insp.problems]))
+    return cams
+
+
 def _read_json(path: Path, name: str, insp: Inspection) -> Any | None:
     if not path.is_file():
         insp.add(name, "missing")
@@ -198,18 +231,22 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
-def _check_frame(i: int, frame: Any, root: Path, insp: Inspection) -> FrameData | None:
-    where = f"{CAMERAS_FILE} frames[{i}]"
+def _check_frame(i: int, frame: Any, root: Path, insp: Inspection, *,
+                 name: str = CAMERAS_FILE, need_file_path: bool = True) -> FrameData | None:
+    where = f"{name} frames[{i}]"
     if not isinstance(frame, dict):
         insp.add(where, "expected an object")
         return None
     fp = frame.get("file_path")
+    if fp is None and not need_file_path:
+        fp = ""
     if not isinstance(fp, str):
         insp.add(where, 'missing "file_path" (a string)')
         return None
-    where = f"{where} ({fp})"
+    if fp:
+        where = f"{where} ({fp})"
     n0 = len(insp.problems)
-    reason = unsafe_path_reason(fp)
+    reason = unsafe_path_reason(fp) if fp or need_file_path else None
     if reason:
         insp.add(where, f"file_path {reason}")
     mp = frame.get("mask_path")

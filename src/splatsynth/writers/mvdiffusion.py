@@ -15,7 +15,7 @@ import numpy as np
 
 from ..cameras import Camera, cameras_to_json
 from ..errors import SplatsynthError
-from .atomic import atomic_directory, atomic_write_bytes, atomic_write_json, check_scene_id
+from .atomic import atomic_write_bytes, atomic_write_json, check_scene_id
 from .images import png_bytes, rgba_uint8
 
 MVDIFFUSION_DIR = "mvdiffusion"
@@ -27,27 +27,24 @@ def mvdiffusion_scene_dir(out_root: str | os.PathLike[str], scene_id: str) -> Pa
     return Path(out_root) / MVDIFFUSION_DIR / check_scene_id(scene_id)
 
 
-def write_mvdiffusion_views(out_root: str | os.PathLike[str], scene_id: str, rgb: np.ndarray,
-                            alpha: np.ndarray, *, cameras: Sequence[Camera] | None = None,
-                            force: bool = True) -> Path:
-    """Write the six MVDiffusion views of one scene, atomically as a folder.
+def write_mvdiffusion_views(folder: str | os.PathLike[str], rgb: np.ndarray, alpha: np.ndarray,
+                            *, cameras: Sequence[Camera] | None = None, scene_id: str = ""
+                            ) -> Path:
+    """Write the six MVDiffusion views of one scene into ``folder``.
 
-    Call it after the scene's GS-LRM folder has been committed, so a scene that fails leaves
-    no MVDiffusion views behind.
+    The pipeline hands in the temporary folder of the scene's commit, which moves it to
+    ``OUT/mvdiffusion/<scene_id>/`` together with the scene folder (``pipeline.write``).
 
     Args:
-        out_root: the dataset root.
-        scene_id: the scene's folder name.
+        folder: the folder to fill.
         rgb: [6, H, W, 3] float colour in [0, 1], straight (not multiplied by alpha).
         alpha: [6, H, W] float rendered opacity in [0, 1].
         cameras: the six cameras, if given also written as ``opencv_cameras.json``.
-        force: replace an existing folder (the default: the GS-LRM folder decides whether a
-            scene is finished; this folder only follows it).
+        scene_id: written as ``"id"`` in ``opencv_cameras.json`` and named in errors.
     Returns:
         The folder written.
     Raises:
         SplatsynthError: wrong shapes.
-        SceneAlreadyFinished: the folder exists and ``force`` is off.
     """
     rgb = np.asarray(rgb)
     alpha = np.asarray(alpha)
@@ -59,11 +56,10 @@ def write_mvdiffusion_views(out_root: str | os.PathLike[str], scene_id: str, rgb
     if cameras is not None and len(cameras) != MVDIFFUSION_VIEWS:
         raise SplatsynthError(f"{where}: expected 6 cameras, got {len(cameras)}")
 
-    final = mvdiffusion_scene_dir(out_root, scene_id)
-    with atomic_directory(final, force=force) as tmp:
-        for i in range(MVDIFFUSION_VIEWS):
-            atomic_write_bytes(tmp / f"cam_{i:03d}.png", png_bytes(rgba_uint8(rgb[i], alpha[i])))
-        if cameras is not None:
-            named = [replace(c, file_path=f"cam_{i:03d}.png") for i, c in enumerate(cameras)]
-            atomic_write_json(tmp / "opencv_cameras.json", cameras_to_json(named, scene_id))
-    return final
+    folder = Path(folder)
+    for i in range(MVDIFFUSION_VIEWS):
+        atomic_write_bytes(folder / f"cam_{i:03d}.png", png_bytes(rgba_uint8(rgb[i], alpha[i])))
+    if cameras is not None:
+        named = [replace(c, file_path=f"cam_{i:03d}.png") for i, c in enumerate(cameras)]
+        atomic_write_json(folder / "opencv_cameras.json", cameras_to_json(named, scene_id))
+    return folder

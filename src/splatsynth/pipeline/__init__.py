@@ -1,0 +1,32 @@
+"""The pipeline: named stages, each usable on its own, and ``run_scene`` composing them.
+
+    prepare (load, check, normalize) -> reconstruct (fit; leave-one-view-out)
+      -> render_outputs (orbit, inputs, MVDiffusion) -> evaluate (scores, ground truth)
+      -> write_scene (one writer per output, report.json last, one atomic commit)
+
+Nothing here prints; the command line does.
+"""
+
+from .evaluate import (
+    GT_ORBIT_DIR,
+    Evaluation,
+    GroundTruth,
+    evaluate,
+    load_ground_truth,
+    render_ground_truth,
+    score_renders,
+)
+from .fitted import evaluate_fitted, load_fitted, render_fitted
+from .prepare import Prepared, prepare
+from .reconstruct import Reconstruction, reconstruct
+from .render import Rendered, render_outputs
+from .run import SceneOutcome, run_demo, run_scene
+from .write import WRITERS, SceneProducts, scene_commit, write_scene
+
+__all__ = [
+    "prepare", "Prepared", "reconstruct", "Reconstruction", "render_outputs", "Rendered",
+    "evaluate", "Evaluation", "GroundTruth", "load_ground_truth", "score_renders",
+    "render_ground_truth", "GT_ORBIT_DIR", "write_scene", "SceneProducts", "WRITERS",
+    "scene_commit", "run_scene", "run_demo", "SceneOutcome", "load_fitted", "render_fitted",
+    "evaluate_fitted",
+]

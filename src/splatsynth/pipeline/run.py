@@ -1,0 +1,120 @@
+"""``run_scene``: the five stages in order, the one path ``run``, ``demo``, ``batch`` and the
+benchmarks share."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from ..config import RunConfig
+from ..errors import SplatsynthError
+from ..fileio import AlreadyFinished
+from ..fit import FitResult
+from ..metrics import SceneMetrics
+from ..writers import is_scene_finished, update_lists
+from .evaluate import evaluate
+from .prepare import prepare
+from .reconstruct import reconstruct
+from .render import render_outputs
+from .write import SceneProducts, write_scene
+
+SceneStatus = Literal["done", "skipped"]
+
+
+@dataclass
+class SceneOutcome:
+    """What happened to one scene.
+
+    Attributes:
+        scene_id: its folder name under OUT.
+        status: "done", or "skipped" when it was already finished.
+        scene_dir: ``OUT/<scene_id>``.
+        metrics: the scores (None when skipped).
+        timings: seconds per stage.
+        contact_sheet: the written contact sheet, if any.
+    """
+
+    scene_id: str
+    status: SceneStatus
+    scene_dir: Path
+    metrics: SceneMetrics | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    contact_sheet: Path | None = None
+
+
+def run_scene(scene_path: str | Path, out_root: str | Path, cfg: RunConfig | None = None, *,
+              scene_id: str | None = None, force: bool = False, update_list: bool = True,
+              check_fit: Callable[[FitResult], None] | None = None) -> SceneOutcome:
+    """Fit one scene folder and write ``out_root/<scene_id>/`` (the GS-LRM layout), atomically.
+
+    Stages: :func:`prepare` -> :func:`reconstruct` -> :func:`render_outputs` ->
+    :func:`evaluate` -> :func:`write_scene` (every writer, then ``report.json``).
+
+    Args:
+        scene_path: the input scene folder.
+        out_root: the dataset root (list files are refreshed there).
+        cfg: the run configuration (defaults when None).
+        scene_id: the output folder name (default: the input folder's name).
+        force: redo a finished scene (otherwise it is skipped).
+        update_list: refresh OUT's train/val lists after writing (``batch`` turns this off and
+            rebuilds them itself, with its quality gate).
+        check_fit: called with the main fit's result before anything is written; raising there
+            aborts the scene with nothing written (``batch`` checks for exploding Gaussians).
+    Returns:
+        :class:`SceneOutcome` with the metrics and timings.
+    Raises:
+        SceneError / SplatsynthError: the scene is invalid or the fit failed.
+    """
+    cfg = cfg or RunConfig()
+    t0 = time.perf_counter()
+    scene_path, out_root = Path(scene_path), Path(out_root)
+    sid = scene_id or scene_path.resolve().name
+    if not force and is_scene_finished(out_root, sid):
+        return SceneOutcome(sid, "skipped", out_root / sid)
+    if cfg.output.mesh:
+        from ..writers.mesh import require_mesh_support
+
+        require_mesh_support()  # fail before the fit, not after it
+
+    prepared = prepare(scene_path, cfg, scene_id=sid)
+    recon = reconstruct(prepared, cfg, check_fit=check_fit)
+    rendered = render_outputs(prepared, recon, cfg)
+    evaluation = evaluate(prepared, recon, cfg)
+    timings = {**prepared.timings, **recon.timings, **rendered.timings, **evaluation.timings}
+    try:
+        scene_dir = write_scene(out_root, SceneProducts(prepared, recon, rendered, evaluation,
+                                                        cfg),
+                                force=force, timings=timings, started=t0)
+    except AlreadyFinished:
+        return SceneOutcome(sid, "skipped", out_root / sid)
+    if update_list:
+        update_lists(out_root, val_ratio=cfg.output.val_ratio)
+    sheet = scene_dir / "contact_sheet.png"
+    return SceneOutcome(sid, "done", scene_dir, evaluation.metrics, timings,
+                        sheet if sheet.is_file() else None)
+
+
+def run_demo(out: str | Path, cfg: RunConfig | None = None, *, force: bool = False
+             ) -> tuple[Path, SceneOutcome]:
+    """Make the demo scene under ``out/scene/toy_mouse`` (unless it is there), validate it, and
+    run it into ``out/dataset``.
+
+    Returns:
+        (the demo scene folder, the run's outcome).
+    """
+    from ..demo import make_demo_scene
+    from ..demo.scene import DEMO_SCENE_ID
+    from ..scene_io import check_scene
+
+    out = Path(out)
+    scene_dir = out / "scene" / DEMO_SCENE_ID
+    if not (scene_dir / "cameras.json").is_file():
+        scene_dir = make_demo_scene(out / "scene")
+    problems = check_scene(scene_dir)
+    if problems:
+        raise SplatsynthError("the demo scene failed validation:\n" +
+                              "\n".join(f"  - {p}" for p in problems))
+    return scene_dir, run_scene(scene_dir, out / "dataset", cfg, force=force)
