@@ -17,6 +17,8 @@ import numpy as np
 from .cameras import Camera, mvdiffusion_cameras
 from .config import RunConfig, config_to_dict
 from .errors import SplatsynthError
+from .fileio import AlreadyFinished as SceneAlreadyFinished
+from .fileio import atomic_write_bytes, atomic_write_json
 from .fit import FitResult, Renders, fit_scene, render_cameras
 from .gaussians import Gaussians, read_ply, write_ply
 from .metrics import score_view
@@ -24,9 +26,6 @@ from .scene_io import load_scene
 from .scene_io.normalize import Similarity, canonical_frame, normalize_scene
 from .scene_io.scene import Scene
 from .writers import (
-    SceneAlreadyFinished,
-    atomic_write_bytes,
-    atomic_write_json,
     is_scene_finished,
     project_keypoints,
     scene_dir_transaction,
@@ -269,7 +268,7 @@ def run_scene(scene_path: str | Path, out_root: str | Path, cfg: RunConfig | Non
 
 def _write_normal_maps(scene_dir: Path, normals: np.ndarray, alpha: np.ndarray) -> list[str]:
     """normals/cam_XXX.png: world-frame unit normals as RGB = (n + 1) / 2, alpha = opacity."""
-    from .writers.images import png_bytes, rgba_uint8
+    from .fileio import png_bytes, rgba_uint8
 
     paths = []
     for i, (n, a) in enumerate(zip(normals, alpha)):

@@ -12,12 +12,8 @@ from PIL import Image
 
 from splatsynth.cameras import mvdiffusion_cameras
 from splatsynth.errors import SplatsynthError
-from splatsynth.writers import (
-    SceneAlreadyFinished,
-    split_for,
-    update_lists,
-    write_mvdiffusion_views,
-)
+from splatsynth.fileio import AlreadyFinished
+from splatsynth.writers import split_for, update_lists, write_mvdiffusion_views
 
 
 def test_split_is_deterministic_and_matches_ratio():
@@ -104,7 +100,7 @@ def test_mvdiffusion_layout(tmp_path):
     assert np.linalg.inv(np.array(doc["frames"][0]["w2c"]))[1, 3] == pytest.approx(-2.7)
     write_mvdiffusion_views(tmp_path, "m1", rgb * 0, alpha)  # default force: replaced
     assert np.asarray(Image.open(d / "cam_000.png"))[..., :3].max() == 0
-    with pytest.raises(SceneAlreadyFinished):
+    with pytest.raises(AlreadyFinished):
         write_mvdiffusion_views(tmp_path, "m1", rgb, alpha, force=False)
     with pytest.raises(SplatsynthError, match=r"\[6, H, W, 3\]"):
         write_mvdiffusion_views(tmp_path, "m2", rgb[:5], alpha[:5])

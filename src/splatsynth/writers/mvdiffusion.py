@@ -15,8 +15,8 @@ import numpy as np
 
 from ..cameras import Camera, cameras_to_json
 from ..errors import SplatsynthError
-from .atomic import atomic_directory, atomic_write_bytes, atomic_write_json, check_scene_id
-from .images import png_bytes, rgba_uint8
+from ..fileio import atomic_directory, atomic_write_json, rgba_uint8, write_png
+from .atomic import check_scene_id
 
 MVDIFFUSION_DIR = "mvdiffusion"
 MVDIFFUSION_VIEWS = 6
@@ -47,7 +47,7 @@ def write_mvdiffusion_views(out_root: str | os.PathLike[str], scene_id: str, rgb
         The folder written.
     Raises:
         SplatsynthError: wrong shapes.
-        SceneAlreadyFinished: the folder exists and ``force`` is off.
+        AlreadyFinished: the folder exists and ``force`` is off.
     """
     rgb = np.asarray(rgb)
     alpha = np.asarray(alpha)
@@ -62,7 +62,7 @@ def write_mvdiffusion_views(out_root: str | os.PathLike[str], scene_id: str, rgb
     final = mvdiffusion_scene_dir(out_root, scene_id)
     with atomic_directory(final, force=force) as tmp:
         for i in range(MVDIFFUSION_VIEWS):
-            atomic_write_bytes(tmp / f"cam_{i:03d}.png", png_bytes(rgba_uint8(rgb[i], alpha[i])))
+            write_png(tmp / f"cam_{i:03d}.png", rgba_uint8(rgb[i], alpha[i]))
         if cameras is not None:
             named = [replace(c, file_path=f"cam_{i:03d}.png") for i, c in enumerate(cameras)]
             atomic_write_json(tmp / "opencv_cameras.json", cameras_to_json(named, scene_id))
