@@ -15,7 +15,8 @@ from plyfile import PlyData, PlyElement
 
 from ..errors import SplatsynthError
 from ..fileio import atomic_path
-from .model import Gaussians, sh_degree_from_coeffs
+from .model import Gaussians
+from .sh import sh_degree_from_coeffs
 
 
 def write_ply(path: str | Path, gaussians: Gaussians) -> None:
