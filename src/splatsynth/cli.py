@@ -97,7 +97,7 @@ class OrbitArgs:
 def cmd_orbit(argv: Sequence[str]) -> int:
     a = _parse(OrbitArgs, argv, "orbit")
     from .cameras import OrbitConfig, cameras_to_json, mvdiffusion_cameras
-    from .writers.atomic import atomic_write_json
+    from .fileio import atomic_write_json
 
     if a.mvdiffusion:
         cams = mvdiffusion_cameras(a.distance, a.size, a.focal)

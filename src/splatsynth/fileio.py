@@ -67,7 +67,8 @@ def atomic_path(path: PathLike, *, suffix: str = ".tmp") -> Iterator[Path]:
     MP4, ``np.save``); renamed onto ``path`` when the block ends without an exception, deleted
     otherwise. Creates missing parent folders.
 
-    ``suffix`` keeps the extension a writer may look at (imageio picks its codec by it).
+    The temporary file exists (empty) when the block starts. ``suffix`` keeps the extension a
+    writer may look at (imageio picks its codec by it).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,19 +92,8 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
     Creates missing parent folders. Returns the path written.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
     return path
 
 
@@ -165,21 +155,22 @@ def read_jsonl(path: PathLike) -> list[dict]:
 # --- list files ----------------------------------------------------------------------------
 
 
-def read_list_file(list_file: PathLike, *, what: str = "list") -> list[Path]:
+def read_list_file(list_file: PathLike, *, what: str = "the list") -> list[Path]:
     """The paths a text file lists, in order.
 
     One path per line; blank lines and lines starting with ``#`` are skipped; ``~`` expands;
     relative paths are taken from the list file's folder so a dataset can move as a whole.
 
     Raises:
-        SplatsynthError: the file cannot be read (the message names it and ``what`` it is).
+        SplatsynthError: the file cannot be read; the message names it and says ``what`` it
+            is: ``"<file>: cannot read <what> (<reason>)"``.
     """
     list_file = Path(list_file).absolute()
     try:
         text = list_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         reason = getattr(e, "strerror", None) or e
-        raise SplatsynthError(f"{list_file}: cannot read the {what} ({reason})") from e
+        raise SplatsynthError(f"{list_file}: cannot read {what} ({reason})") from e
     out = []
     for line in text.splitlines():
         line = line.strip()
@@ -196,6 +187,20 @@ def write_list_file(path: PathLike, entries: Iterable[PathLike]) -> Path:
 
 
 # --- folders -------------------------------------------------------------------------------
+
+
+def new_temp_directory(final: PathLike) -> Path:
+    """Create an empty hidden folder beside ``final`` to build it in, ``.tmp-<name>-<random>``
+    (parent folders are created).
+
+    For builders that commit at a moment of their choosing: fill it, then
+    :func:`swap_directory` it onto ``final`` or delete it. :func:`atomic_directory` does both.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f"{TMP_PREFIX}{final.name}-{secrets.token_hex(4)}"
+    tmp.mkdir()
+    return tmp
 
 
 @contextlib.contextmanager
@@ -219,9 +224,7 @@ def atomic_directory(final: PathLike, *, force: bool = False,
     finished = is_finished or (lambda p: p.exists())
     if finished(final) and not force:
         raise AlreadyFinished(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f"{TMP_PREFIX}{final.name}-{secrets.token_hex(4)}"
-    tmp.mkdir()
+    tmp = new_temp_directory(final)
     try:
         yield tmp
         swap_directory(tmp, final, force=force, is_finished=finished)
@@ -266,7 +269,7 @@ def swap_directory(tmp: PathLike, final: PathLike, *, force: bool = True,
 
 
 def to_uint8(x: np.ndarray) -> np.ndarray:
-    """Float values in [0, 1] (clipped, NaN -> 0) to uint8 with round-to-nearest."""
+    """Float values in [0, 1] (clipped, NaN -> 0) to uint8, rounded to nearest (halves up)."""
     x = np.nan_to_num(np.asarray(x, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
     return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 

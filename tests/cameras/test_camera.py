@@ -7,19 +7,14 @@ from splatsynth.cameras import (
     look_at_w2c,
     opencv_c2w_from_opengl_c2w,
     opengl_c2w_from_opencv_c2w,
+    rotation_from_quat_wxyz,
     w2c_from_c2w,
 )
 
 
 def random_rigid(rng):
-    q = rng.normal(size=4)
-    q /= np.linalg.norm(q)
-    w, x, y, z = q
-    R = np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-                  [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-                  [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
     m = np.eye(4)
-    m[:3, :3] = R
+    m[:3, :3] = rotation_from_quat_wxyz(rng.normal(size=4))
     m[:3, 3] = rng.normal(size=3)
     return m
 

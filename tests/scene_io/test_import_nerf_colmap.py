@@ -12,10 +12,9 @@ import pytest
 from PIL import Image
 from scene_helpers import disc, rig
 
-from splatsynth.cameras import Camera, opengl_c2w_from_opencv_c2w
+from splatsynth.cameras import Camera, opengl_c2w_from_opencv_c2w, quat_wxyz_from_rotation
 from splatsynth.errors import SplatsynthError
 from splatsynth.scene_io import import_scene, load_scene, read_image
-from splatsynth.scene_io.importers.colmap import R_to_quat_wxyz, quat_wxyz_to_R
 from splatsynth.scene_io.undistort import distort_points
 
 
@@ -120,21 +119,6 @@ def test_nerf_errors_name_the_frame_and_file(tmp_path):
 
 # --- COLMAP -----------------------------------------------------------------------------------
 
-def test_quaternion_round_trip():
-    rng = np.random.default_rng(0)
-    for _ in range(20):
-        q = rng.normal(size=4)
-        q /= np.linalg.norm(q)
-        q *= np.sign(q[0])
-        R = quat_wxyz_to_R(q)
-        np.testing.assert_allclose(R @ R.T, np.eye(3), atol=1e-12)
-        assert np.linalg.det(R) > 0
-        np.testing.assert_allclose(R_to_quat_wxyz(R), q, atol=1e-12)
-    # 90 degrees about z maps x to y
-    q = np.array([math.cos(math.pi / 4), 0, 0, math.sin(math.pi / 4)])
-    np.testing.assert_allclose(quat_wxyz_to_R(q) @ [1, 0, 0], [0, 1, 0], atol=1e-15)
-
-
 def _write_colmap(root: Path, cams: list[Camera], model: str, params_of) -> None:
     sparse = root / "sparse" / "0"
     sparse.mkdir(parents=True)
@@ -145,7 +129,7 @@ def _write_colmap(root: Path, cams: list[Camera], model: str, params_of) -> None
     (sparse / "cameras.txt").write_text("\n".join(lines) + "\n")
     lines = ["# Image list with two lines of data per image:", "#   IMAGE_ID, QW, ..."]
     for i, c in enumerate(cams):
-        q = R_to_quat_wxyz(c.R)
+        q = quat_wxyz_from_rotation(c.R)
         t = c.t
         vals = " ".join(repr(float(x)) for x in [*q, *t])
         lines.append(f"{i + 1} {vals} {i + 1} cam{i}.png")

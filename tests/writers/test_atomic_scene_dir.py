@@ -9,14 +9,8 @@ import time
 import pytest
 
 from splatsynth.errors import SplatsynthError
-from splatsynth.writers import (
-    SceneAlreadyFinished,
-    atomic_write_json,
-    atomic_write_text,
-    clean_stale_temps,
-    is_scene_finished,
-    scene_dir_transaction,
-)
+from splatsynth.fileio import AlreadyFinished, atomic_write_json, atomic_write_text
+from splatsynth.writers import clean_stale_temps, is_scene_finished, scene_dir_transaction
 
 
 def _finish(d, tag):
@@ -48,7 +42,7 @@ def test_finished_scene_is_skipped_and_force_replaces(tmp_path):
     with scene_dir_transaction(tmp_path, "s1") as tmp:
         _finish(tmp, "v1")
     ran = False
-    with pytest.raises(SceneAlreadyFinished) as ei:
+    with pytest.raises(AlreadyFinished) as ei:
         with scene_dir_transaction(tmp_path, "s1"):
             ran = True
     assert not ran and ei.value.path == tmp_path / "s1"
@@ -82,7 +76,7 @@ def test_unfinished_folder_is_replaced_without_force(tmp_path):
 
 
 def test_another_worker_finishing_first_wins(tmp_path):
-    with pytest.raises(SceneAlreadyFinished):
+    with pytest.raises(AlreadyFinished):
         with scene_dir_transaction(tmp_path, "s1") as tmp:
             _finish(tmp, "mine")
             (tmp_path / "s1").mkdir()  # a concurrent worker commits first

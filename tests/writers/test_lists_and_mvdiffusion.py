@@ -12,11 +12,7 @@ from PIL import Image
 
 from splatsynth.cameras import mvdiffusion_cameras
 from splatsynth.errors import SplatsynthError
-from splatsynth.writers import (
-    split_for,
-    update_lists,
-    write_mvdiffusion_views,
-)
+from splatsynth.writers import split_for, update_lists, write_mvdiffusion_views
 
 
 def test_split_is_deterministic_and_matches_ratio():

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import SplatsynthError
+from ..fileio import read_list_file
 
 #: The file that marks a folder as a scene.
 SCENE_MARKER = "cameras.json"
@@ -21,27 +22,6 @@ def is_scene_folder(path: Path) -> bool:
     return (path / SCENE_MARKER).is_file()
 
 
-def _read_list(list_file: Path) -> list[Path]:
-    """Scene folders named in a text file: one per line, blank lines and ``#`` comments
-    skipped, relative paths taken from the list file's folder.
-
-    Entries are not checked here: a listed folder that is missing or broken fails validation
-    like any bad scene and is recorded in ``failures.jsonl``, without stopping the batch.
-    """
-    try:
-        text = list_file.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise SplatsynthError(f"{list_file}: cannot read the scene list ({e})") from e
-    out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        p = Path(line).expanduser()
-        out.append(p if p.is_absolute() else list_file.parent / p)
-    return out
-
-
 def discover_scenes(inputs: Sequence[str | Path]) -> list[Path]:
     """Expand batch inputs into scene folders, in input order, without duplicates.
 
@@ -49,7 +29,10 @@ def discover_scenes(inputs: Sequence[str | Path]) -> list[Path]:
         inputs: each one of
             - a scene folder (holds ``cameras.json``);
             - a parent folder: its direct sub-folders holding ``cameras.json``, sorted by name;
-            - a text file listing scene folders (see :func:`_read_list`).
+            - a text file listing scene folders, one per line (see
+              :func:`splatsynth.fileio.read_list_file`). Listed folders are not checked here:
+              one that is missing or broken fails validation like any bad scene and is
+              recorded in ``failures.jsonl``, without stopping the batch.
     Returns:
         Absolute scene folder paths.
     Raises:
@@ -69,7 +52,7 @@ def discover_scenes(inputs: Sequence[str | Path]) -> list[Path]:
                                       f"folder of scene folders")
             found += subs
         elif p.is_file():
-            found += _read_list(p)
+            found += read_list_file(p, what="the scene list")
         else:
             raise SplatsynthError(f"{p}: no such scene folder or scene list")
     seen: set[Path] = set()

@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from ..config import RunConfig, config_to_dict
 from ..errors import FitDiverged, SceneError, SplatsynthError
+from ..fileio import read_jsonl, write_jsonl
 from ..metrics import SceneMetrics
 from ..writers.atomic import check_scene_id, clean_stale_temps, is_scene_finished
 from ..writers.lists import finished_scene_dirs, update_lists
@@ -47,10 +48,8 @@ from .summary import (
     QUARANTINE_FILE,
     BatchSummary,
     previous_retries,
-    read_jsonl,
     scene_row,
     sort_rows,
-    write_jsonl,
     write_summary,
 )
 

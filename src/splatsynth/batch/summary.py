@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..fileio import atomic_write_json, atomic_write_text
 from ..report.html import batch_summary_html
-from ..writers.atomic import atomic_write_json, atomic_write_text, to_jsonable
 
 FAILURES_FILE = "failures.jsonl"
 QUARANTINE_FILE = "quarantine.jsonl"
@@ -74,28 +74,6 @@ class BatchSummary:
         if self.quarantine:
             lines.append(f"  quarantine {self.out / QUARANTINE_FILE}")
         return "\n".join(lines)
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """Objects of a JSON-lines file; a missing file is empty and unparsable lines are
-    dropped (the file is rebuilt from what the batch knows)."""
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(obj, dict):
-            out.append(obj)
-    return out
-
-
-def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
-    """Replace ``path`` atomically with one strict-JSON object per line."""
-    text = "".join(json.dumps(to_jsonable(dict(r)), allow_nan=False) + "\n" for r in rows)
-    atomic_write_text(path, text)
 
 
 def _f(x: Any) -> float | None:

@@ -19,10 +19,12 @@ from .orbits import (
     orbit_cameras,
     rig_ring,
 )
+from .rotations import quat_wxyz_from_rotation, rotation_from_quat_wxyz
 
 __all__ = [
     "Camera", "c2w_from_w2c", "w2c_from_c2w", "opencv_c2w_from_opengl_c2w",
     "opengl_c2w_from_opencv_c2w", "look_at_w2c", "intrinsics_matrix", "OrbitConfig",
     "orbit_cameras", "mvdiffusion_cameras", "rig_ring", "camera_on_sphere", "cameras_to_json",
-    "FACELIFT_FOCAL_512", "MVDIFFUSION_AZIMUTHS_DEG",
+    "FACELIFT_FOCAL_512", "MVDIFFUSION_AZIMUTHS_DEG", "rotation_from_quat_wxyz",
+    "quat_wxyz_from_rotation",
 ]

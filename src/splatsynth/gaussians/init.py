@@ -7,7 +7,8 @@ import math
 import numpy as np
 import torch
 
-from .model import Gaussians, num_sh_coeffs, rgb_to_sh_dc
+from .model import Gaussians
+from .sh import num_sh_coeffs, sh_dc_from_rgb
 
 
 def gaussians_from_points(points: np.ndarray, colors: np.ndarray, scales: np.ndarray,
@@ -25,7 +26,7 @@ def gaussians_from_points(points: np.ndarray, colors: np.ndarray, scales: np.nda
     """
     n = points.shape[0]
     sh = torch.zeros(n, num_sh_coeffs(sh_degree), 3)
-    sh[:, 0] = rgb_to_sh_dc(torch.as_tensor(np.clip(colors, 0.0, 1.0), dtype=torch.float32))
+    sh[:, 0] = sh_dc_from_rgb(torch.as_tensor(np.clip(colors, 0.0, 1.0), dtype=torch.float32))
     quats = torch.zeros(n, 4)
     quats[:, 0] = 1.0
     log_s = torch.log(torch.as_tensor(np.maximum(scales, 1e-6), dtype=torch.float32))

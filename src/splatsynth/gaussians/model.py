@@ -6,32 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-
-def num_sh_coeffs(degree: int) -> int:
-    """Number of SH coefficients per channel for ``degree`` (1, 4, 9, 16)."""
-    return (degree + 1) ** 2
-
-
-def sh_degree_from_coeffs(k: int) -> int:
-    """Inverse of :func:`num_sh_coeffs`; raises ValueError for a non-square count."""
-    d = round(k**0.5) - 1
-    if (d + 1) ** 2 != k or d < 0:
-        raise ValueError(f"{k} SH coefficients is not (degree + 1)^2")
-    return d
-
-
-# Inria's 3DGS stores colour c as SH DC coefficient (c - 0.5) / C0.
-SH_C0 = 0.28209479177387814
-
-
-def rgb_to_sh_dc(rgb: torch.Tensor) -> torch.Tensor:
-    """[..., 3] RGB in [0, 1] -> [..., 3] degree-0 SH coefficient."""
-    return (rgb - 0.5) / SH_C0
-
-
-def sh_dc_to_rgb(dc: torch.Tensor) -> torch.Tensor:
-    """[..., 3] degree-0 SH coefficient -> [..., 3] RGB (view-independent part)."""
-    return dc * SH_C0 + 0.5
+from .sh import sh_degree_from_coeffs
 
 
 @dataclass

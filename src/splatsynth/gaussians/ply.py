@@ -7,8 +7,6 @@ then B, as Inria writes ``features_rest.transpose(1, 2).flatten(1)``.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +14,9 @@ import torch
 from plyfile import PlyData, PlyElement
 
 from ..errors import SplatsynthError
-from .model import Gaussians, sh_degree_from_coeffs
+from ..fileio import atomic_path
+from .model import Gaussians
+from .sh import sh_degree_from_coeffs
 
 
 def write_ply(path: str | Path, gaussians: Gaussians) -> None:
@@ -36,15 +36,8 @@ def write_ply(path: str | Path, gaussians: Gaussians) -> None:
     data = np.empty(n, dtype=[(name, "f4") for name in names])
     for i, name in enumerate(names):
         data[name] = cols[:, i]
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        PlyData([PlyElement.describe(data, "vertex")]).write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        PlyData([PlyElement.describe(data, "vertex")]).write(str(tmp))
 
 
 def read_ply(path: str | Path) -> Gaussians:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..config import RunConfig, config_to_dict
-from ..fileio import OLD_PREFIX, TMP_PREFIX, atomic_write_bytes, swap_directory
+from ..fileio import OLD_PREFIX, new_temp_directory, rgba_uint8, swap_directory, write_png
 from ..gaussians import write_ply
 from ..writers import (
     project_keypoints,
@@ -75,11 +75,7 @@ class SceneFolders:
     @property
     def mvdiffusion(self) -> Path:
         if self._mv is None:
-            parent = self.mvdiffusion_final.parent
-            parent.mkdir(parents=True, exist_ok=True)
-            self._mv = parent / f"{TMP_PREFIX}{self.mvdiffusion_final.name}-" \
-                                f"{secrets.token_hex(4)}"
-            self._mv.mkdir()
+            self._mv = new_temp_directory(self.mvdiffusion_final)
         return self._mv
 
 
@@ -161,13 +157,11 @@ def write_heatmaps(f: SceneFolders, p: SceneProducts) -> str:
 def write_normals(f: SceneFolders, p: SceneProducts) -> list[str]:
     """``normals/cam_XXX.png``: world-frame unit normals as RGB = (n + 1) / 2, alpha =
     opacity."""
-    from ..writers.images import png_bytes, rgba_uint8
-
     r = p.rendered.orbit
     paths = []
     for i, (n, a) in enumerate(zip(r.normals, r.alpha)):
         rel = f"normals/cam_{i:03d}.png"
-        atomic_write_bytes(f.scene / rel, png_bytes(rgba_uint8((n + 1.0) / 2.0, a)))
+        write_png(f.scene / rel, rgba_uint8((n + 1.0) / 2.0, a))
         paths.append(rel)
     return paths
 

@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..writers.images import to_uint8, write_png
+from ..fileio import to_uint8, write_png
 
 LABEL_WIDTH = 96
 _BG = (40, 40, 40)  # sheet background: dark, so white-background renders stand out

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ..writers.atomic import FINISHED_MARKER, atomic_write_json, to_jsonable
+from ..fileio import atomic_write_json, to_jsonable
+from ..writers.atomic import FINISHED_MARKER
 
 SCHEMA_VERSION = 1
 REPORT_FILE = FINISHED_MARKER  # writing the report is what marks a scene finished

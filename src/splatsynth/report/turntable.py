@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from ..writers.atomic import atomic_write_bytes
-from ..writers.images import to_uint8
+from ..fileio import atomic_path, atomic_write_bytes, to_uint8
 from .contact_sheet import to_display_rgb
 
 
@@ -35,10 +32,7 @@ def _frames_uint8(frames: np.ndarray) -> np.ndarray:
 def _write_mp4(path: Path, frames: np.ndarray, fps: float) -> None:
     import imageio.v2 as imageio  # the legacy FFMPEG plugin is imageio-ffmpeg
 
-    # Encode to a temporary file in the destination folder, then rename: atomic like the rest.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".mp4", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".mp4") as tmp:
         writer = imageio.get_writer(tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264",
                                     quality=7, pixelformat="yuv420p", macro_block_size=1,
                                     ffmpeg_log_level="error")
@@ -47,11 +41,6 @@ def _write_mp4(path: Path, frames: np.ndarray, fps: float) -> None:
                 writer.append_data(f)
         finally:
             writer.close()
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def _gif_bytes(frames: np.ndarray, fps: float) -> bytes:

@@ -1,4 +1,4 @@
-"""Image and mask files <-> float32 arrays in [0, 1].
+"""Image and mask files -> float32 arrays in [0, 1] (PNGs are written by :mod:`splatsynth.fileio`).
 
 Pillow reads everything; 8-bit and 16-bit greyscale keep their full precision. Pillow has no
 16-bit colour mode, so 16-bit RGB(A) PNGs arrive at 8-bit precision (within 1/255, which the
@@ -7,7 +7,6 @@ Pillow reads everything; 8-bit and 16-bit greyscale keep their full precision. P
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -81,31 +80,6 @@ def image_size(path: str | Path) -> tuple[int, int]:
     """(w, h) of an image file, read from its header only."""
     with Image.open(path) as im:
         return im.size
-
-
-def to_uint8(x: np.ndarray) -> np.ndarray:
-    """Float in [0, 1] -> uint8 with rounding (values outside [0, 1] are clipped)."""
-    return (np.clip(np.asarray(x, dtype=np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-
-def write_png(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None) -> None:
-    """Write an 8-bit PNG atomically (temp file + rename).
-
-    Args:
-        path: destination file; parent folders are created.
-        rgb: [H, W, 3] or [H, W] float in [0, 1].
-        alpha: [H, W] float in [0, 1]; written as the fourth channel (RGBA) when given.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arr = to_uint8(rgb)
-    if alpha is not None:
-        if arr.ndim == 2:
-            arr = np.repeat(arr[..., None], 3, axis=-1)
-        arr = np.concatenate([arr, to_uint8(alpha)[..., None]], axis=-1)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    Image.fromarray(arr).save(tmp, format="PNG")
-    os.replace(tmp, path)
 
 
 def find_image(stem_path: Path) -> Path | None:

@@ -13,11 +13,8 @@ in-memory scene is always pinhole.
 
 from __future__ import annotations
 
-import json
-import os
 import posixpath
 import shutil
-import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,7 +23,14 @@ import numpy as np
 
 from ..cameras import Camera
 from ..errors import SceneError, SplatsynthError
-from .images import write_png
+from ..fileio import (
+    atomic_write_json,
+    new_temp_directory,
+    rgba_uint8,
+    swap_directory,
+    to_uint8,
+    write_png,
+)
 from .scene import Scene, View
 from .undistort import undistort_image, undistort_points
 from .validate import CAMERAS_FILE, KEYPOINTS_FILE, inspect_scene, unsafe_path_reason
@@ -124,9 +128,7 @@ class SceneWriter:
                 raise SplatsynthError(f"{self.out}: already exists and is not empty "
                                       "(choose another --out or allow overwriting)")
         self.overwrite = overwrite
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.out.parent / f".{self.out.name}.tmp-{uuid.uuid4().hex[:8]}"
-        self.tmp.mkdir()
+        self.tmp = new_temp_directory(self.out)
         self.frames: list[dict[str, Any]] = []
         self.keypoints: dict[str, list] = {}
         self.keypoint_names: list[str] | None = None
@@ -162,14 +164,14 @@ class SceneWriter:
             raise ValueError(f"view file_path must be relative inside the scene, got {fp!r}")
         dst = self.tmp / fp
         if image is not None:
-            write_png(dst, image, alpha)
+            write_png(dst, to_uint8(image) if alpha is None else rgba_uint8(image, alpha))
         elif source_file is not None:
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source_file, dst)
         frame = camera.to_frame()
         if mask is not None:
             mp = posixpath.join("masks", posixpath.splitext(posixpath.basename(fp))[0] + ".png")
-            write_png(self.tmp / mp, mask)
+            write_png(self.tmp / mp, to_uint8(mask))
             frame["mask_path"] = mp
         if distortion is not None:
             frame["distortion"] = [float(x) for x in distortion]
@@ -198,29 +200,18 @@ class SceneWriter:
         doc: dict[str, Any] = {"frames": self.frames}
         if extra:
             doc.update(extra)
-        _write_json(self.tmp / CAMERAS_FILE, doc)
+        atomic_write_json(self.tmp / CAMERAS_FILE, doc, indent=1)
         if self.keypoint_names is not None:
             kdoc: dict[str, Any] = {"names": self.keypoint_names, "views": self.keypoints}
             if self.keypoints_3d is not None:
                 kdoc["points_3d"] = [None if not np.isfinite(p).all() else p.tolist()
                                      for p in self.keypoints_3d]
-            _write_json(self.tmp / KEYPOINTS_FILE, kdoc)
+            atomic_write_json(self.tmp / KEYPOINTS_FILE, kdoc, indent=1)
         if validate:
             problems = inspect_scene(self.tmp, read_images=images).problems
             if problems:
                 raise SceneError(str(self.out), problems)
-        if self.out.exists():
-            old = self.out.parent / f".{self.out.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(self.out, old)
-            os.replace(self.tmp, self.out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(self.tmp, self.out)
+        # Overwriting was settled in __init__, so whatever is at `out` now is replaced.
+        swap_directory(self.tmp, self.out, force=True)
         self._done = True
         return self.out
-
-
-def _write_json(path: Path, doc: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)

@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .. import fileio
 from ..cameras import Camera
-from ..errors import Problem, SceneError, SplatsynthError
+from ..errors import Problem, SceneError
 
 #: The camera file of a GS-LRM scene folder.
 CAMERAS_FILE = "opencv_cameras.json"
@@ -27,28 +28,15 @@ _MODES = {"1", "L", "LA", "P", "PA", "RGB", "RGBA"}
 
 
 def read_list_file(list_file: str | Path) -> tuple[Path, ...]:
-    """The scene folders a list file names, in order.
+    """The scene folders a list file names, in order (SPEC section 4 writes absolute paths).
 
-    One folder per line; blank lines and lines starting with ``#`` are skipped. SPEC section 4
-    writes absolute paths; relative ones are resolved against the list file's folder so a
-    dataset can be moved as a whole.
+    The format is :func:`splatsynth.fileio.read_list_file`'s: ``#`` comments and blank lines
+    skipped, relative paths taken from the list file's folder.
 
     Raises:
         SplatsynthError: the list file cannot be read.
     """
-    list_file = Path(list_file).absolute()
-    try:
-        text = list_file.read_text(encoding="utf-8")
-    except OSError as e:
-        raise SplatsynthError(f"{list_file}: cannot read scene list ({e.strerror or e})") from e
-    scenes = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        p = Path(line).expanduser()
-        scenes.append(p if p.is_absolute() else list_file.parent / p)
-    return tuple(scenes)
+    return tuple(fileio.read_list_file(list_file, what="scene list"))
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,6 @@
 """Writers: the GS-LRM and MVDiffusion layouts, list files, keypoints; atomic scene folders."""
 
-from .atomic import (
-    SceneAlreadyFinished,
-    atomic_write_bytes,
-    atomic_write_json,
-    atomic_write_text,
-    check_scene_id,
-    clean_stale_temps,
-    is_scene_finished,
-    scene_dir_transaction,
-)
+from .atomic import check_scene_id, clean_stale_temps, is_scene_finished, scene_dir_transaction
 from .gslrm import write_gaussians_ply, write_gslrm_views
 from .keypoints import (
     keypoint_heatmaps,
@@ -22,7 +13,6 @@ from .mesh import fuse_tsdf, mesh_from_tsdf, write_mesh_ply, write_tsdf_mesh
 from .mvdiffusion import write_mvdiffusion_views
 
 __all__ = [
-    "SceneAlreadyFinished", "atomic_write_bytes", "atomic_write_json", "atomic_write_text",
     "check_scene_id", "clean_stale_temps", "is_scene_finished", "scene_dir_transaction",
     "write_gaussians_ply", "write_gslrm_views", "keypoint_heatmaps", "project_keypoints",
     "write_heatmaps_npz", "write_keypoints_json", "split_for", "update_lists",

@@ -1,9 +1,8 @@
-"""Atomic files and scene folders: a reader sees the old state or the new one, never a mix.
+"""Scene folders under OUT: valid ids, the finished marker, atomic commits, stale temporaries.
 
-Files are written to a hidden temporary sibling in the same directory and moved into place with
-``os.replace`` (atomic on POSIX and Windows within one file system). A scene folder is built in a
-hidden temporary sibling ``OUT/.tmp-<scene_id>-<random>/`` and renamed into place when complete,
-so ``OUT/<scene_id>/`` is either finished (it holds ``report.json``) or absent.
+A scene folder is built in a hidden temporary sibling ``OUT/.tmp-<scene_id>-<random>/`` and
+renamed into place when complete (:func:`splatsynth.fileio.atomic_directory`), so
+``OUT/<scene_id>/`` is either finished (it holds ``report.json``) or absent.
 """
 
 from __future__ import annotations
@@ -17,16 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import SplatsynthError
-from ..fileio import (  # noqa: F401 - re-exported until every caller imports fileio
-    OLD_PREFIX,
-    TMP_PREFIX,
-    AlreadyFinished,
-    atomic_directory,
-    atomic_write_bytes,
-    atomic_write_json,
-    atomic_write_text,
-    to_jsonable,
-)
+from ..fileio import OLD_PREFIX, TMP_PREFIX, atomic_directory
 
 #: The file whose presence marks a scene folder as finished (written last by the pipeline).
 FINISHED_MARKER = "report.json"
@@ -35,11 +25,6 @@ RESERVED_NAMES = frozenset({"mvdiffusion", "data_gslrm_train.txt", "data_gslrm_v
 
 # A scene id becomes a folder name and a line of a list file: keep it to one safe path part.
 _SCENE_ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+\-=@,]*$")
-
-
-#: Raised when a scene folder is finished and ``force`` is off (not an error: count it as
-#: skipped).
-SceneAlreadyFinished = AlreadyFinished
 
 
 def check_scene_id(scene_id: str) -> str:
@@ -77,7 +62,7 @@ def scene_dir_transaction(out_root: str | os.PathLike[str], scene_id: str, *,
             with scene_dir_transaction(out, scene_id, force=force) as tmp:
                 write_gslrm_views(tmp, scene_id, ...)
                 write_report(tmp, report)          # last: marks the scene finished
-        except SceneAlreadyFinished:
+        except AlreadyFinished:
             ...                                    # skipped
 
     On success the temporary folder is renamed to ``OUT/<scene_id>/``; on any exception it is
@@ -86,11 +71,12 @@ def scene_dir_transaction(out_root: str | os.PathLike[str], scene_id: str, *,
     Args:
         out_root: the dataset root (created if missing).
         scene_id: the scene's folder name (see :func:`check_scene_id`).
-        force: replace a finished scene instead of raising :class:`SceneAlreadyFinished`.
+        force: replace a finished scene instead of raising
+            :class:`~splatsynth.fileio.AlreadyFinished`.
     Yields:
         The temporary folder ``OUT/.tmp-<scene_id>-<random>/`` to fill.
     Raises:
-        SceneAlreadyFinished: the scene holds ``report.json`` and ``force`` is off.
+        AlreadyFinished: the scene holds ``report.json`` and ``force`` is off.
         SplatsynthError: ``scene_id`` is not a valid folder name.
     """
     check_scene_id(scene_id)

@@ -26,8 +26,14 @@ import numpy as np
 
 from ..cameras import Camera, cameras_to_json
 from ..errors import SplatsynthError
-from .atomic import atomic_write_bytes, atomic_write_json
-from .images import png_bytes, rgba_uint8, to_uint8
+from ..fileio import (
+    atomic_path,
+    atomic_write_bytes,
+    atomic_write_json,
+    rgba_uint8,
+    to_uint8,
+    write_png,
+)
 
 CAMERAS_FILE = "opencv_cameras.json"
 PLY_FILE = "gaussians.ply"
@@ -113,12 +119,12 @@ def write_gslrm_views(scene_dir: str | os.PathLike[str], scene_id: str,
     named = []
     for i, cam in enumerate(cameras):
         rel = view_file_path(i)
-        atomic_write_bytes(scene_dir / rel, png_bytes(rgba_uint8(rgb[i], alpha[i])))
+        write_png(scene_dir / rel, rgba_uint8(rgb[i], alpha[i]))
         manifest["images"].append(rel)
         named.append(replace(cam, file_path=rel))
         if write_alpha_maps:
             rel_a = view_file_path(i, "alpha")
-            atomic_write_bytes(scene_dir / rel_a, png_bytes(to_uint8(alpha[i])))
+            write_png(scene_dir / rel_a, to_uint8(alpha[i]))
             manifest["alpha"].append(rel_a)
 
     if depth is not None:
@@ -126,7 +132,7 @@ def write_gslrm_views(scene_dir: str | os.PathLike[str], scene_id: str,
             q, scale = depth_to_uint16(depth)
             for i in range(len(cameras)):
                 rel_d = view_file_path(i, "depth")
-                atomic_write_bytes(scene_dir / rel_d, png_bytes(q[i]))
+                write_png(scene_dir / rel_d, q[i])
                 manifest["depth"].append(rel_d)
             atomic_write_json(scene_dir / "depth" / "scale.json", {
                 "scale": scale, "invalid": DEPTH_INVALID,
@@ -167,16 +173,15 @@ def write_gaussians_ply(scene_dir: str | os.PathLike[str],
     if isinstance(source, bytes | bytearray):
         atomic_write_bytes(dest, bytes(source))
     elif callable(source):
-        tmp = dest.with_name(f".{PLY_FILE}.partial")
-        source(tmp)
-        if not tmp.is_file():
-            raise SplatsynthError(f"{dest}: the PLY writer did not create {tmp.name}")
-        os.replace(tmp, dest)
+        with atomic_path(dest, suffix=".ply") as tmp:
+            source(tmp)
+            if not tmp.is_file() or tmp.stat().st_size == 0:
+                raise SplatsynthError(f"{dest}: the PLY writer did not create it "
+                                      f"(nothing written to {tmp.name})")
     else:
         src = Path(source)
         if not src.is_file():
             raise SplatsynthError(f"{src}: Gaussian PLY to copy does not exist")
-        tmp = dest.with_name(f".{PLY_FILE}.partial")
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)
+        with atomic_path(dest, suffix=".ply") as tmp:
+            shutil.copyfile(src, tmp)
     return dest

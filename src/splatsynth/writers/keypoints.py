@@ -15,7 +15,7 @@ import numpy as np
 
 from ..cameras import Camera
 from ..errors import SplatsynthError
-from .atomic import atomic_write_bytes, atomic_write_json
+from ..fileio import atomic_write_bytes, atomic_write_json
 
 KEYPOINTS_FILE = "keypoints_2d.json"
 HEATMAPS_FILE = "keypoints_heatmaps.npz"

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
 
-from .atomic import FINISHED_MARKER, OLD_PREFIX, TMP_PREFIX, atomic_write_text
+from ..fileio import OLD_PREFIX, TMP_PREFIX, write_list_file
+from .atomic import FINISHED_MARKER
 
 TRAIN_LIST = "data_gslrm_train.txt"
 VAL_LIST = "data_gslrm_val.txt"
@@ -87,5 +88,5 @@ def update_lists(out_root: str | os.PathLike[str], *, val_ratio: float = 0.05, s
             if include is None or include(d):
                 split[split_for(d.name, val_ratio, seed)].append(d)
         for name, key in ((TRAIN_LIST, "train"), (VAL_LIST, "val")):
-            atomic_write_text(root / name, "".join(f"{p}\n" for p in split[key]))
+            write_list_file(root / name, split[key])
     return split

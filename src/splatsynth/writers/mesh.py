@@ -19,7 +19,7 @@ import numpy as np
 
 from ..cameras import Camera
 from ..errors import SplatsynthError
-from .atomic import atomic_write_bytes
+from ..fileio import atomic_write_bytes
 
 
 @dataclass

@@ -15,8 +15,8 @@ import numpy as np
 
 from ..cameras import Camera, cameras_to_json
 from ..errors import SplatsynthError
-from .atomic import atomic_write_bytes, atomic_write_json, check_scene_id
-from .images import png_bytes, rgba_uint8
+from ..fileio import atomic_write_json, rgba_uint8, write_png
+from .atomic import check_scene_id
 
 MVDIFFUSION_DIR = "mvdiffusion"
 MVDIFFUSION_VIEWS = 6
@@ -58,7 +58,7 @@ def write_mvdiffusion_views(folder: str | os.PathLike[str], rgb: np.ndarray, alp
 
     folder = Path(folder)
     for i in range(MVDIFFUSION_VIEWS):
-        atomic_write_bytes(folder / f"cam_{i:03d}.png", png_bytes(rgba_uint8(rgb[i], alpha[i])))
+        write_png(folder / f"cam_{i:03d}.png", rgba_uint8(rgb[i], alpha[i]))
     if cameras is not None:
         named = [replace(c, file_path=f"cam_{i:03d}.png") for i, c in enumerate(cameras)]
         atomic_write_json(folder / "opencv_cameras.json", cameras_to_json(named, scene_id))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...cameras import Camera
+from ...cameras import Camera, rotation_from_quat_wxyz
 from ...errors import SplatsynthError
 from ..images import read_image
 from ..load import SceneWriter
@@ -35,38 +35,6 @@ class ColmapCamera:
     h: int
     K: np.ndarray
     dist: np.ndarray
-
-
-def quat_wxyz_to_R(q: np.ndarray) -> np.ndarray:
-    """Unit quaternion [4] (w, x, y, z) -> [3, 3] rotation (normalized first)."""
-    w, x, y, z = np.asarray(q, dtype=np.float64) / np.linalg.norm(q)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])
-
-
-def R_to_quat_wxyz(R: np.ndarray) -> np.ndarray:
-    """[3, 3] rotation -> unit quaternion [4] (w, x, y, z) with w >= 0."""
-    R = np.asarray(R, dtype=np.float64)
-    # Shepperd's method: pivot on the largest of (trace, diagonal) for numerical stability.
-    tr = np.trace(R)
-    i = int(np.argmax([tr, R[0, 0], R[1, 1], R[2, 2]]))
-    if i == 0:
-        s = 2.0 * np.sqrt(1.0 + tr)
-        q = [0.25 * s, (R[2, 1] - R[1, 2]) / s, (R[0, 2] - R[2, 0]) / s, (R[1, 0] - R[0, 1]) / s]
-    elif i == 1:
-        s = 2.0 * np.sqrt(1.0 + R[0, 0] - R[1, 1] - R[2, 2])
-        q = [(R[2, 1] - R[1, 2]) / s, 0.25 * s, (R[0, 1] + R[1, 0]) / s, (R[0, 2] + R[2, 0]) / s]
-    elif i == 2:
-        s = 2.0 * np.sqrt(1.0 + R[1, 1] - R[0, 0] - R[2, 2])
-        q = [(R[0, 2] - R[2, 0]) / s, (R[0, 1] + R[1, 0]) / s, 0.25 * s, (R[1, 2] + R[2, 1]) / s]
-    else:
-        s = 2.0 * np.sqrt(1.0 + R[2, 2] - R[0, 0] - R[1, 1])
-        q = [(R[1, 0] - R[0, 1]) / s, (R[0, 2] + R[2, 0]) / s, (R[1, 2] + R[2, 1]) / s, 0.25 * s]
-    q = np.asarray(q)
-    return q if q[0] >= 0 else -q
 
 
 def _lines(path: Path) -> list[tuple[int, str]]:
@@ -151,7 +119,7 @@ def read_images_txt(path: Path) -> list[tuple[str, np.ndarray, int, int]]:
             raise SplatsynthError(f"{where}: quaternion is not unit length "
                                   f"(|q| = {np.linalg.norm(q):.6g})")
         w2c = np.eye(4)
-        w2c[:3, :3] = quat_wxyz_to_R(q)
+        w2c[:3, :3] = rotation_from_quat_wxyz(q)
         w2c[:3, 3] = t
         out.append((" ".join(tok[9:]), w2c, cid, n))
         i += 2  # skip the POINTS2D line
