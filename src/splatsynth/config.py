@@ -6,24 +6,27 @@ and ``report.json`` ``config.fit.iterations``.
 
 from __future__ import annotations
 
-import dataclasses
 import types
 import typing
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import dacite
 import yaml
 
 from .cameras.orbits import OrbitConfig
 from .errors import SplatsynthError
 from .fit.config import FitConfig
+from .knobs import Knobs
 from .scene_io.normalize import NormalizeConfig
 
 
 @dataclass(frozen=True)
-class OutputConfig:
+class OutputConfig(Knobs):
     """What is written for each scene besides the GS-LRM views."""
+
+    section = "output"
 
     val_ratio: float = 0.05
     """Share of scenes listed in data_gslrm_val.txt (deterministic by scene id)."""
@@ -53,6 +56,11 @@ class OutputConfig:
     view that sees each vertex; canonical frame, like gaussians.ply. Needs scikit-image
     (pip install 'splatsynth[mesh]')."""
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._within("val_ratio", 0, 1)
+        self._positive("heatmap_sigma")
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -75,63 +83,78 @@ def config_to_dict(cfg: Any) -> dict:
     return conv(cfg)
 
 
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    origin = typing.get_origin(tp)
-    if is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise SplatsynthError(f"{where}: expected a mapping, got {value!r}")
-        return config_from_dict(tp, value, where)
-    if origin is Literal:
-        if value not in typing.get_args(tp):
-            raise SplatsynthError(f"{where}: {value!r} is not one of {list(typing.get_args(tp))}")
-        return value
+def _expected(tp: Any) -> str:
+    """What a value of type ``tp`` looks like in YAML, for error messages."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _coerce(value, a, where)
-            except SplatsynthError:
-                continue
-        raise SplatsynthError(f"{where}: {value!r} does not fit {tp}")
+        kinds = [_expected(a) for a in args if a is not type(None)]
+        return " or ".join(kinds + (["null"] if type(None) in args else []))
+    if origin is Literal:
+        return f"one of {list(args)}"
     if origin is tuple:
-        args = typing.get_args(tp)
-        if not isinstance(value, (list, tuple)) or len(value) != len(args):
-            raise SplatsynthError(f"{where}: expected {len(args)} values, got {value!r}")
-        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise SplatsynthError(f"{where}: expected true/false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise SplatsynthError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SplatsynthError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise SplatsynthError(f"{where}: expected a string, got {value!r}")
-        return value
+        return f"{len(args)} {'numbers' if set(args) == {float} else 'values'}"
+    if is_dataclass(tp):
+        return "a mapping"
+    return {int: "an integer", float: "a number", bool: "true or false",
+            str: "a string"}.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _number_from_text(value: Any) -> Any:
+    # YAML 1.1 reads 1e-3 (no dot) as a string; as the value of a float knob it means a number.
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
     return value
 
 
-def config_from_dict(cls: type, data: dict, where: str = "config") -> Any:
-    """Build the frozen dataclass ``cls`` from a nested dict, naming any unknown or ill-typed
-    key by its dotted path."""
+#: YAML -> config dataclasses: unknown keys and ill-typed values are errors; lists become
+#: tuples where the field is a tuple.
+_DACITE = dacite.Config(strict=True, cast=[tuple], type_hooks={float: _number_from_text})
+
+
+def _section_with(cls: type, data: dict, keys: set[str], prefix: str = "") -> str | None:
+    """The dotted section of ``data`` that holds the unknown ``keys`` (dacite does not say)."""
+    if keys <= set(data) - {f.name for f in fields(cls)}:
+        return prefix
     hints = typing.get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise SplatsynthError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
-    sep = "." if ": " in where else ": "  # "file.yaml: fit.iterations"
-    kwargs = {k: _coerce(v, hints[k], f"{where}{sep}{k}") for k, v in data.items()}
-    return dataclasses.replace(cls(), **kwargs)
+    for f in fields(cls):
+        sub = data.get(f.name)
+        if is_dataclass(hints[f.name]) and isinstance(sub, dict):
+            found = _section_with(hints[f.name], sub, keys, f"{prefix}{f.name}.")
+            if found is not None:
+                return found
+    return None
+
+
+def config_from_dict(cls: type, data: dict, where: str = "config") -> Any:
+    """Build the frozen dataclass ``cls`` from a nested dict (missing keys keep their defaults).
+
+    Raises:
+        SplatsynthError: naming ``where`` and the dotted key of any unknown key, ill-typed value
+            or value out of its range.
+    """
+    try:
+        return dacite.from_dict(cls, data, _DACITE)
+    except dacite.UnexpectedDataError as e:
+        section = _section_with(cls, data, set(e.keys)) or ""
+        known = sorted(f.name for f in fields(_field_type(cls, section)))
+        at = f"{where}: {section.rstrip('.')}: " if section else f"{where}: "
+        raise SplatsynthError(f"{at}unknown key(s) {sorted(e.keys)}; known: {known}") from None
+    except dacite.WrongTypeError as e:
+        raise SplatsynthError(f"{where}: {e.field_path}: expected {_expected(e.field_type)}, "
+                              f"got {e.value!r}") from None
+    except dacite.DaciteError as e:
+        raise SplatsynthError(f"{where}: {e}") from None
+    except SplatsynthError as e:  # a value out of its range (the config's __post_init__)
+        raise SplatsynthError(f"{where}: {e}") from None
+
+
+def _field_type(cls: type, dotted: str) -> type:
+    for name in filter(None, dotted.split(".")):
+        cls = typing.get_type_hints(cls)[name]
+    return cls
 
 
 def load_config(path: str | Path, cls: type = RunConfig) -> Any:
@@ -141,6 +164,8 @@ def load_config(path: str | Path, cls: type = RunConfig) -> Any:
         data = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError as e:
         raise SplatsynthError(f"{path}: config file not found") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise SplatsynthError(f"{path}: cannot read the config file ({e})") from e
     except yaml.YAMLError as e:
         raise SplatsynthError(f"{path}: not valid YAML ({e})") from e
     if not isinstance(data, dict):

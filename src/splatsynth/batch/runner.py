@@ -417,7 +417,6 @@ def run_batch(scenes: Sequence[str | Path], out: str | Path, run_cfg: RunConfig 
     t0 = time.monotonic()
     run_cfg = run_cfg or RunConfig()
     cfg = batch_cfg or BatchConfig()
-    cfg.validate()
     check_gate_config(cfg, run_cfg.output.holdout)
     per_scene = dict(per_scene or {})
     for c in per_scene.values():
