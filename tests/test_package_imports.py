@@ -24,13 +24,13 @@ ALLOWED = {
     "writers": {"cameras", "gaussians", "errors"},
     "report": {"writers", "cameras", "errors"},
     "fit": {"cameras", "gaussians", "render", "losses", "metrics", "optim", "scene_io",
-            "errors", "knobs"},
+            "errors", "threads", "knobs"},
     "training": {"cameras", "errors", "writers"},
     "config": {"cameras", "fit", "scene_io", "writers", "errors", "knobs"},
     "pipeline": {"cameras", "config", "errors", "fit", "gaussians", "metrics", "scene_io",
                  "writers", "report", "demo", "render"},
     "batch": {"pipeline", "report", "writers", "config", "errors", "scene_io", "cameras",
-              "fit", "knobs"},
+              "fit", "threads", "knobs"},
 }
 
 

@@ -34,6 +34,7 @@ from ..optim import (
     refine_now,
 )
 from ..scene_io.scene import Scene
+from ..threads import thread_policy
 from .config import FitConfig
 from .init import init_from_hull, init_random
 from .priors import VirtualViews, clear_loss, curvature_loss, solid_loss
@@ -162,18 +163,10 @@ def _initial_gaussians(scene: Scene, cfg: FitConfig, train: list[int], rng: np.r
 
 
 def fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
-    """Fit Gaussians to a scene's views (see :func:`_fit_scene`).
-
-    Torch runs on one thread for the fit: its ops here are small (tens of thousands of
-    elements), where a second intra-op thread only adds synchronisation, and under load it
-    cost ~10x; the rasterizer kernels have their own thread pool and use every core.
-    """
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    """Fit Gaussians to a scene's views (see :func:`_fit_scene`); torch runs on one thread
+    meanwhile (:func:`splatsynth.threads.thread_policy` says why)."""
+    with thread_policy(fitting=True):
         return _fit_scene(scene, cfg)
-    finally:
-        torch.set_num_threads(old)
 
 
 def _fit_scene(scene: Scene, cfg: FitConfig | None = None) -> FitResult:
