@@ -310,12 +310,11 @@ def cmd_eval(argv: Sequence[str]) -> int:
 # --- mix -----------------------------------------------------------------------------------
 @dataclass
 class MixArgs:
-    """Check a weighted multi-dataset training mix (YAML) for the GS-LRM training feed."""
+    """Check a weighted multi-dataset training mix (YAML) for the GS-LRM training feed:
+    validate every listed scene and print per-dataset counts and the effective mix."""
 
     config: _Pos[Path]
     """The mix YAML: top-level datasets (name, path, weight), num_views, num_input_views."""
-    check: bool = True
-    """Validate every listed scene and print per-dataset counts and the effective mix."""
 
 
 def cmd_mix(argv: Sequence[str]) -> int:
