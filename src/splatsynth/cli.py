@@ -11,6 +11,7 @@ import inspect
 import re
 import sys
 import threading
+import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,9 +46,15 @@ def _join_lines(text: str) -> str:
 
 @functools.cache
 def _field_help(cls: type) -> dict[str, str]:
-    """Each field's docstring of dataclass ``cls``, as paragraphs (:func:`_join_lines`)."""
+    """Each field's docstring of dataclass ``cls``, as paragraphs (:func:`_join_lines`); a
+    nested config without one gets its class docstring (its group's description)."""
     params = docstring_parser.parse_from_object(cls).params
-    return {p.arg_name: _join_lines(p.description) for p in params if p.description}
+    docs = {p.arg_name: _join_lines(p.description) for p in params if p.description}
+    for f in dataclasses.fields(cls):
+        tp = typing.get_type_hints(cls)[f.name]
+        if f.name not in docs and dataclasses.is_dataclass(tp) and tp.__doc__:
+            docs[f.name] = _join_lines(tp.__doc__)
+    return docs
 
 
 # Field docstrings are the --help text. tyro reflows a docstring only where the next line

@@ -23,12 +23,10 @@ MVDIFFUSION_AZIMUTHS_DEG = (-90.0, -135.0, 180.0, 90.0, 0.0, -45.0)
 
 @dataclass(frozen=True)
 class OrbitConfig(Knobs):
-    """The novel-view orbit written to the dataset (defaults: FaceLift's GS-LRM orbit).
+    """The novel-view orbit written to the dataset (defaults: FaceLift's GS-LRM orbit)."""
 
-    Its defaults are the only place the GS-LRM orbit's numbers are written: the functions
-    below and the ``orbit`` command take theirs from here.
-    """
-
+    # The only place the GS-LRM orbit's numbers are written: orbit_cameras,
+    # mvdiffusion_cameras and the `orbit` command take their defaults from these fields.
     section = "orbit"
 
     views: int = 32
