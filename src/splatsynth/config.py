@@ -6,8 +6,10 @@ and ``report.json`` ``config.fit.iterations``.
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -109,20 +111,43 @@ def _number_from_text(value: Any) -> Any:
     return value
 
 
-#: YAML -> config dataclasses: unknown keys and ill-typed values are errors; lists become
-#: tuples where the field is a tuple.
-_DACITE = dacite.Config(strict=True, cast=[tuple], type_hooks={float: _number_from_text})
+def _tuple_from_list(tp: Any) -> Callable[[Any], tuple]:
+    # dacite casts any iterable to a tuple (a string into characters, a number into an
+    # error) and pads a short one with None, so tuple knobs take lists of the right length.
+    def hook(value: Any) -> tuple:
+        if isinstance(value, (list, tuple)) and len(value) == len(typing.get_args(tp)):
+            return tuple(value)
+        raise dacite.WrongTypeError(field_type=tp, value=value)
+    return hook
 
 
-def _section_with(cls: type, data: dict, keys: set[str], prefix: str = "") -> str | None:
-    """The dotted section of ``data`` that holds the unknown ``keys`` (dacite does not say)."""
+@functools.cache
+def _dacite_config(cls: type) -> dacite.Config:
+    """dacite's settings for ``cls``: unknown keys and ill-typed values are errors."""
+    hooks: dict[Any, Callable[[Any], Any]] = {float: _number_from_text}
+
+    def add_tuples(c: type) -> None:
+        for tp in typing.get_type_hints(c).values():
+            if is_dataclass(tp):
+                add_tuples(tp)
+            elif typing.get_origin(tp) is tuple:
+                hooks[tp] = _tuple_from_list(tp)
+
+    add_tuples(cls)
+    return dacite.Config(strict=True, type_hooks=hooks)
+
+
+def _unknown_keys_at(cls: type, data: dict, keys: set, prefix: str = ""
+                     ) -> tuple[str, type] | None:
+    """Where the unknown ``keys`` sit in ``data``: the dotted section and its config class
+    (dacite does not say)."""
     if keys <= set(data) - {f.name for f in fields(cls)}:
-        return prefix
+        return prefix, cls
     hints = typing.get_type_hints(cls)
     for f in fields(cls):
         sub = data.get(f.name)
         if is_dataclass(hints[f.name]) and isinstance(sub, dict):
-            found = _section_with(hints[f.name], sub, keys, f"{prefix}{f.name}.")
+            found = _unknown_keys_at(hints[f.name], sub, keys, f"{prefix}{f.name}.")
             if found is not None:
                 return found
     return None
@@ -136,12 +161,13 @@ def config_from_dict(cls: type, data: dict, where: str = "config") -> Any:
             or value out of its range.
     """
     try:
-        return dacite.from_dict(cls, data, _DACITE)
+        return dacite.from_dict(cls, data, _dacite_config(cls))
     except dacite.UnexpectedDataError as e:
-        section = _section_with(cls, data, set(e.keys)) or ""
-        known = sorted(f.name for f in fields(_field_type(cls, section)))
+        section, owner = _unknown_keys_at(cls, data, set(e.keys)) or ("", cls)
         at = f"{where}: {section.rstrip('.')}: " if section else f"{where}: "
-        raise SplatsynthError(f"{at}unknown key(s) {sorted(e.keys)}; known: {known}") from None
+        known = sorted(f.name for f in fields(owner))
+        raise SplatsynthError(f"{at}unknown key(s) {sorted(e.keys, key=str)}; "
+                              f"known: {known}") from None
     except dacite.WrongTypeError as e:
         raise SplatsynthError(f"{where}: {e.field_path}: expected {_expected(e.field_type)}, "
                               f"got {e.value!r}") from None
@@ -149,12 +175,6 @@ def config_from_dict(cls: type, data: dict, where: str = "config") -> Any:
         raise SplatsynthError(f"{where}: {e}") from None
     except SplatsynthError as e:  # a value out of its range (the config's __post_init__)
         raise SplatsynthError(f"{where}: {e}") from None
-
-
-def _field_type(cls: type, dotted: str) -> type:
-    for name in filter(None, dotted.split(".")):
-        cls = typing.get_type_hints(cls)[name]
-    return cls
 
 
 def load_config(path: str | Path, cls: type = RunConfig) -> Any:
