@@ -50,8 +50,9 @@ def _field_help(cls: type) -> dict[str, str]:
     nested config without one gets its class docstring (its group's description)."""
     params = docstring_parser.parse_from_object(cls).params
     docs = {p.arg_name: _join_lines(p.description) for p in params if p.description}
+    hints = typing.get_type_hints(cls, include_extras=False)
     for f in dataclasses.fields(cls):
-        tp = typing.get_type_hints(cls)[f.name]
+        tp = hints[f.name]
         if f.name not in docs and dataclasses.is_dataclass(tp) and tp.__doc__:
             docs[f.name] = _join_lines(tp.__doc__)
     return docs
@@ -66,7 +67,8 @@ _inside_rule = threading.local()
 
 
 @_HELP.struct_rule
-def _paragraph_help(info: tyro.constructors.StructTypeInfo):
+def _paragraph_help(info: tyro.constructors.StructTypeInfo
+                    ) -> tyro.constructors.StructConstructorSpec | None:
     if not dataclasses.is_dataclass(info.type) or getattr(_inside_rule, "active", False):
         return None
     _inside_rule.active = True  # ask tyro's own dataclass rule for everything else
