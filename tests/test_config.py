@@ -43,8 +43,18 @@ def test_yaml_partial_and_cli_override(tmp_path):
     ("fit: {iteration: 5}", r"c.yaml: fit: unknown key\(s\) \['iteration'\]"),
     ("fit: {iterations: many}", r"c.yaml: fit.iterations: expected an integer"),
     ("fitt: {}", r"c.yaml: unknown key\(s\) \['fitt'\]"),
-    ("fit: {method: nerf}", r"fit.method: 'nerf' is not one of"),
-    ("fit: {background: [1, 1]}", r"fit.background: expected 3 values"),
+    ("fit: {method: nerf}", r"fit.method: expected one of \['3dgs', '2dgs'\], got 'nerf'"),
+    ("fit: {background: [1, 1]}", r"fit.background: expected 3 numbers"),
+    ("fit: {background: [1, 1, white]}", r"fit.background: expected 3 numbers"),
+    ("fit: {background: 5}", r"fit.background: expected 3 numbers, got 5"),
+    ("fit: {background: abc}", r"fit.background: expected 3 numbers, got 'abc'"),
+    ("fit: {background: {r: 1}}", r"fit.background: expected 3 numbers, got \{'r': 1\}"),
+    ("fit: {1: 2, x: 3}", r"c.yaml: fit: unknown key\(s\) \[1, 'x'\]"),
+    ("fit: 3", r"c.yaml: fit: expected a mapping, got 3"),
+    ("orbit: {focal: wide}", r"orbit.focal: expected a number or null, got 'wide'"),
+    ("output: {mesh: 1}", r"output.mesh: expected true or false, got 1"),
+    ("fit: {iterations: true}", r"fit.iterations must be an integer, got True"),
+    ("fit: {iterations: 0}", r"c.yaml: fit.iterations must be >= 1, got 0"),
     ("- a\n- b", "expected a mapping"),
     ("fit: {iterations: [1", "not valid YAML"),
 ])
@@ -68,3 +78,11 @@ def test_shipped_presets_load_and_change_only_the_steps(name, iterations):
     got["fit"].pop("iterations")
     default["fit"].pop("iterations")
     assert got == default
+
+
+def test_yaml_numbers_in_exponent_form_are_numbers(tmp_path):
+    # YAML 1.1 reads 1e-3 (no dot) as a string
+    (tmp_path / "c.yaml").write_text("fit: {lr_position: 1e-3, lr_pose: 2}\n")
+    cfg = load_config(tmp_path / "c.yaml")
+    assert cfg.fit.lr_position == 1e-3
+    assert cfg.fit.lr_pose == 2.0 and isinstance(cfg.fit.lr_pose, float)

@@ -41,6 +41,9 @@ def test_help_reflows_multi_line_field_docstrings(capsys, monkeypatch):
     # continuation lines that start with a backquote or a parenthesis join too
     assert any("axis ratios above ``needle_max_ratio``. Sparse views" in line for line in lines)
     assert any("the silhouette (means and opacities learn from it" in line for line in lines)
+    # so do the descriptions of the option groups (a line starting with ">=" too)
+    assert any("Learning rates are > 0; weights are >= 0, and a weight of 0" in line
+               for line in lines)
 
 
 def test_docstring_lines_join_into_paragraphs_but_keep_lists_and_examples():

@@ -12,30 +12,31 @@ ALLOWED = {
     "errors": set(),
     "fileio": {"errors"},
     "threads": set(),
-    "cameras": {"errors"},
+    "knobs": {"errors"},
+    "cameras": {"errors", "knobs"},
     "gaussians": {"errors"},
     "render": {"cameras", "gaussians", "errors", "threads"},
     "losses": {"errors", "threads"},
     "metrics": {"losses", "errors"},
     "optim": {"gaussians", "cameras", "errors"},
-    "scene_io": {"cameras", "errors"},
+    "scene_io": {"cameras", "errors", "knobs"},
     "demo": {"cameras", "scene_io", "errors"},
     "writers": {"cameras", "gaussians", "errors"},
     "report": {"writers", "cameras", "errors"},
     "fit": {"cameras", "gaussians", "render", "losses", "metrics", "optim", "scene_io",
-            "errors"},
+            "errors", "threads", "knobs"},
     "training": {"cameras", "errors", "writers"},
-    "config": {"cameras", "fit", "scene_io", "writers", "errors"},
+    "config": {"cameras", "fit", "scene_io", "writers", "errors", "knobs"},
     "pipeline": {"cameras", "config", "errors", "fit", "gaussians", "metrics", "scene_io",
                  "writers", "report", "demo", "render"},
     "batch": {"pipeline", "report", "writers", "config", "errors", "scene_io", "cameras",
-              "metrics", "fit"},
+              "metrics", "fit", "threads", "knobs"},
 }
 
 
 # The shared file helpers sit beside errors.py: every room may use them.
 for _room, _allowed in ALLOWED.items():
-    if _room not in ("errors", "fileio", "threads"):
+    if _room not in ("errors", "fileio", "threads", "knobs"):
         _allowed.add("fileio")
 
 

@@ -5,17 +5,23 @@ Exit status: 0 success, 1 a user-facing error (message on stderr, no traceback),
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import inspect
 import re
 import sys
+import threading
+import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
+import docstring_parser
 import tyro
 
 from .batch.config import BatchConfig
+from .cameras.orbits import OrbitConfig
 from .config import RunConfig, load_config
 from .errors import SplatsynthError
 
@@ -38,39 +44,51 @@ def _join_lines(text: str) -> str:
     return "\n".join(out)
 
 
-def _rejoin_docstring_lines() -> None:
-    """Let --help reflow multi-line field docstrings.
+@functools.cache
+def _field_help(cls: type) -> dict[str, str]:
+    """Each field's docstring of dataclass ``cls``, as paragraphs (:func:`_join_lines`); a
+    nested config without one gets its class docstring (its group's description)."""
+    params = docstring_parser.parse_from_object(cls).params
+    docs = {p.arg_name: _join_lines(p.description) for p in params if p.description}
+    hints = typing.get_type_hints(cls, include_extras=False)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if f.name not in docs and dataclasses.is_dataclass(tp) and tp.__doc__:
+            docs[f.name] = _join_lines(tp.__doc__)
+    return docs
 
-    tyro joins a docstring's single line breaks only before lines that start with a letter,
-    and it checks before removing the indentation, so each indented continuation line of our
-    field docstrings stayed a hard break inside its own wrapping, as did every line starting
-    with a parenthesis or a backquote. Joining the paragraphs first (:func:`_join_lines`) fixes
-    both. A private tyro hook: if a tyro release moves it, help text goes back to ragged,
-    nothing breaks.
-    """
+
+# Field docstrings are the --help text. tyro reflows a docstring only where the next line
+# starts with a letter, checked before the indentation is removed, so every continuation line
+# of an indented field docstring kept its hard break. A struct rule (tyro's public constructor
+# API) hands tyro our own paragraphs instead.
+_HELP = tyro.constructors.ConstructorRegistry()
+_inside_rule = threading.local()
+
+
+@_HELP.struct_rule
+def _paragraph_help(info: tyro.constructors.StructTypeInfo
+                    ) -> tyro.constructors.StructConstructorSpec | None:
+    if not dataclasses.is_dataclass(info.type) or getattr(_inside_rule, "active", False):
+        return None
+    _inside_rule.active = True  # ask tyro's own dataclass rule for everything else
     try:
-        import tyro._strings as strings
-    except ImportError:
-        return
-    original = getattr(strings, "remove_single_line_breaks", None)
-    if original is None or getattr(original, "splatsynth_rejoins", False):
-        return
-
-    def rejoined(text: str) -> str:
-        return original(_join_lines(text))
-
-    rejoined.splatsynth_rejoins = True
-    strings.remove_single_line_breaks = rejoined
-
-
-_rejoin_docstring_lines()
+        spec = tyro.constructors.ConstructorRegistry.get_struct_spec(info)
+    finally:
+        _inside_rule.active = False
+    if not isinstance(spec, tyro.constructors.StructConstructorSpec):
+        return None
+    docs = _field_help(info.type)
+    return dataclasses.replace(spec, fields=tuple(
+        dataclasses.replace(f, helptext=docs.get(f.name, f.helptext)) for f in spec.fields))
 
 
 def _parse(cls, argv: Sequence[str], name: str, default=None):
     # Underscores keep each knob's one dotted name (SPEC: --fit.optimize_pose); tyro still
     # accepts the hyphenated spelling.
-    return tyro.cli(cls, args=list(argv), prog=f"splatsynth {name}", description=cls.__doc__,
-                    default=default, use_underscores=True)
+    return tyro.cli(cls, args=list(argv), prog=f"splatsynth {name}",
+                    description=_join_lines(cls.__doc__), default=default,
+                    use_underscores=True, registry=_HELP)
 
 
 # --- orbit ---------------------------------------------------------------------------------
@@ -80,29 +98,21 @@ class OrbitArgs:
 
     out: Path
     """Where to write the cameras JSON."""
-    views: int = 32
-    """Number of cameras, evenly spaced in azimuth starting on +X."""
-    elevation: float = 20.0
-    """Elevation in degrees."""
-    distance: float = 2.7
-    """Distance of the cameras from the origin."""
-    size: int = 512
-    """Image width and height in pixels."""
-    focal: float | None = None
-    """Focal length in pixels (default: FaceLift's 548.99 scaled to --size)."""
     mvdiffusion: bool = False
-    """Write FaceLift's 6-view MVDiffusion layout instead (elevation 0)."""
+    """Write FaceLift's 6-view MVDiffusion layout instead (elevation 0; --views and
+    --elevation do not apply)."""
+    orbit: Annotated[OrbitConfig, tyro.conf.arg(name="")] = field(default_factory=OrbitConfig)
 
 
 def cmd_orbit(argv: Sequence[str]) -> int:
     a = _parse(OrbitArgs, argv, "orbit")
-    from .cameras import OrbitConfig, cameras_to_json, mvdiffusion_cameras
+    from .cameras import cameras_to_json, mvdiffusion_cameras
     from .fileio import atomic_write_json
 
     if a.mvdiffusion:
-        cams = mvdiffusion_cameras(a.distance, a.size, a.focal)
+        cams = mvdiffusion_cameras(a.orbit.distance, a.orbit.size, a.orbit.focal)
     else:
-        cams = OrbitConfig(a.views, a.elevation, a.distance, a.size, a.focal).cameras()
+        cams = a.orbit.cameras()
     atomic_write_json(a.out, cameras_to_json(cams))
     print(f"wrote {len(cams)} cameras to {a.out}")
     return 0
@@ -351,12 +361,11 @@ def format_scores(scores) -> str:
 # --- mix -----------------------------------------------------------------------------------
 @dataclass
 class MixArgs:
-    """Check a weighted multi-dataset training mix (YAML) for the GS-LRM training feed."""
+    """Check a weighted multi-dataset training mix (YAML) for the GS-LRM training feed:
+    validate every listed scene and print per-dataset counts and the effective mix."""
 
     config: _Pos[Path]
     """The mix YAML: top-level datasets (name, path, weight), num_views, num_input_views."""
-    check: bool = True
-    """Validate every listed scene and print per-dataset counts and the effective mix."""
 
 
 def cmd_mix(argv: Sequence[str]) -> int:

@@ -6,24 +6,29 @@ and ``report.json`` ``config.fit.iterations``.
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import dacite
 import yaml
 
 from .cameras.orbits import OrbitConfig
 from .errors import SplatsynthError
 from .fit.config import FitConfig
+from .knobs import Knobs
 from .scene_io.normalize import NormalizeConfig
 
 
 @dataclass(frozen=True)
-class OutputConfig:
+class OutputConfig(Knobs):
     """What is written for each scene besides the GS-LRM views."""
+
+    section = "output"
 
     val_ratio: float = 0.05
     """Share of scenes listed in data_gslrm_val.txt (deterministic by scene id)."""
@@ -53,6 +58,11 @@ class OutputConfig:
     view that sees each vertex; canonical frame, like gaussians.ply. Needs scikit-image
     (pip install 'splatsynth[mesh]')."""
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._within("val_ratio", 0, 1)
+        self._positive("heatmap_sigma")
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -75,63 +85,96 @@ def config_to_dict(cfg: Any) -> dict:
     return conv(cfg)
 
 
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    origin = typing.get_origin(tp)
-    if is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise SplatsynthError(f"{where}: expected a mapping, got {value!r}")
-        return config_from_dict(tp, value, where)
-    if origin is Literal:
-        if value not in typing.get_args(tp):
-            raise SplatsynthError(f"{where}: {value!r} is not one of {list(typing.get_args(tp))}")
-        return value
+def _expected(tp: Any) -> str:
+    """What a value of type ``tp`` looks like in YAML, for error messages."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _coerce(value, a, where)
-            except SplatsynthError:
-                continue
-        raise SplatsynthError(f"{where}: {value!r} does not fit {tp}")
+        kinds = [_expected(a) for a in args if a is not type(None)]
+        return " or ".join(kinds + (["null"] if type(None) in args else []))
+    if origin is Literal:
+        return f"one of {list(args)}"
     if origin is tuple:
-        args = typing.get_args(tp)
-        if not isinstance(value, (list, tuple)) or len(value) != len(args):
-            raise SplatsynthError(f"{where}: expected {len(args)} values, got {value!r}")
-        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise SplatsynthError(f"{where}: expected true/false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise SplatsynthError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SplatsynthError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise SplatsynthError(f"{where}: expected a string, got {value!r}")
-        return value
+        return f"{len(args)} {'numbers' if set(args) == {float} else 'values'}"
+    if is_dataclass(tp):
+        return "a mapping"
+    return {int: "an integer", float: "a number", bool: "true or false",
+            str: "a string"}.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _number_from_text(value: Any) -> Any:
+    # YAML 1.1 reads 1e-3 (no dot) as a string; as the value of a float knob it means a number.
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
     return value
 
 
-def config_from_dict(cls: type, data: dict, where: str = "config") -> Any:
-    """Build the frozen dataclass ``cls`` from a nested dict, naming any unknown or ill-typed
-    key by its dotted path."""
+def _tuple_from_list(tp: Any) -> Callable[[Any], tuple]:
+    # dacite casts any iterable to a tuple (a string into characters, a number into an
+    # error) and pads a short one with None, so tuple knobs take lists of the right length.
+    def hook(value: Any) -> tuple:
+        if isinstance(value, (list, tuple)) and len(value) == len(typing.get_args(tp)):
+            return tuple(value)
+        raise dacite.WrongTypeError(field_type=tp, value=value)
+    return hook
+
+
+@functools.cache
+def _dacite_config(cls: type) -> dacite.Config:
+    """dacite's settings for ``cls``: unknown keys and ill-typed values are errors."""
+    hooks: dict[Any, Callable[[Any], Any]] = {float: _number_from_text}
+
+    def add_tuples(c: type) -> None:
+        for tp in typing.get_type_hints(c).values():
+            if is_dataclass(tp):
+                add_tuples(tp)
+            elif typing.get_origin(tp) is tuple:
+                hooks[tp] = _tuple_from_list(tp)
+
+    add_tuples(cls)
+    return dacite.Config(strict=True, type_hooks=hooks)
+
+
+def _unknown_keys_at(cls: type, data: dict, keys: set, prefix: str = ""
+                     ) -> tuple[str, type] | None:
+    """Where the unknown ``keys`` sit in ``data``: the dotted section and its config class
+    (dacite does not say)."""
+    if keys <= set(data) - {f.name for f in fields(cls)}:
+        return prefix, cls
     hints = typing.get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise SplatsynthError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
-    sep = "." if ": " in where else ": "  # "file.yaml: fit.iterations"
-    kwargs = {k: _coerce(v, hints[k], f"{where}{sep}{k}") for k, v in data.items()}
-    return dataclasses.replace(cls(), **kwargs)
+    for f in fields(cls):
+        sub = data.get(f.name)
+        if is_dataclass(hints[f.name]) and isinstance(sub, dict):
+            found = _unknown_keys_at(hints[f.name], sub, keys, f"{prefix}{f.name}.")
+            if found is not None:
+                return found
+    return None
+
+
+def config_from_dict(cls: type, data: dict, where: str = "config") -> Any:
+    """Build the frozen dataclass ``cls`` from a nested dict (missing keys keep their defaults).
+
+    Raises:
+        SplatsynthError: naming ``where`` and the dotted key of any unknown key, ill-typed value
+            or value out of its range.
+    """
+    try:
+        return dacite.from_dict(cls, data, _dacite_config(cls))
+    except dacite.UnexpectedDataError as e:
+        section, owner = _unknown_keys_at(cls, data, set(e.keys)) or ("", cls)
+        at = f"{where}: {section.rstrip('.')}: " if section else f"{where}: "
+        known = sorted(f.name for f in fields(owner))
+        raise SplatsynthError(f"{at}unknown key(s) {sorted(e.keys, key=str)}; "
+                              f"known: {known}") from None
+    except dacite.WrongTypeError as e:
+        raise SplatsynthError(f"{where}: {e.field_path}: expected {_expected(e.field_type)}, "
+                              f"got {e.value!r}") from None
+    except dacite.DaciteError as e:
+        raise SplatsynthError(f"{where}: {e}") from None
+    except SplatsynthError as e:  # a value out of its range (the config's __post_init__)
+        raise SplatsynthError(f"{where}: {e}") from None
 
 
 def load_config(path: str | Path, cls: type = RunConfig) -> Any:
@@ -141,6 +184,8 @@ def load_config(path: str | Path, cls: type = RunConfig) -> Any:
         data = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError as e:
         raise SplatsynthError(f"{path}: config file not found") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise SplatsynthError(f"{path}: cannot read the config file ({e})") from e
     except yaml.YAMLError as e:
         raise SplatsynthError(f"{path}: not valid YAML ({e})") from e
     if not isinstance(data, dict):

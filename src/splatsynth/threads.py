@@ -1,22 +1,24 @@
-"""Threads for the numba kernels (rasterizers, fused SSIM).
+"""Threads: the numba kernels' pool (rasterizers, fused SSIM) and the policy for every pool.
 
 The kernels are ``nogil`` numba functions that each take a static slice of the work; a small
 pool of Python threads runs one slice per thread. Static slices keep results independent of
 timing, and a busy core cannot make one thread take all the work (as numba's dynamic
 scheduling did).
 
-Why torch's thread setting is left alone: the 10x slowdown measured with torch and numba both
-at 2 threads came from numba's OpenMP pool competing with torch's. These kernels never start
-numba's threading layer (no ``parallel=True``) and run no torch op while they work, so there is
-nothing to hold back; and toggling ``torch.set_num_threads`` costs the caller's next torch op
-~10 ms (torch rebuilds its pool), more than a whole small render.
+Why the kernels leave torch's thread setting alone: the 10x slowdown measured with torch and
+numba both at 2 threads came from numba's OpenMP pool competing with torch's. These kernels
+never start numba's threading layer (no ``parallel=True``) and run no torch op while they work,
+so there is nothing to hold back; and toggling ``torch.set_num_threads`` costs the caller's next
+torch op ~10 ms (torch rebuilds its pool), more than a whole small render. Thread counts are set
+once per fit or per worker, by :func:`thread_policy`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 _lock = threading.Lock()
@@ -98,3 +100,69 @@ def run_parallel(fn: Callable, arg_lists: Sequence[tuple], threads: int | None =
         f.result()
     if errors:
         raise errors[0]
+
+
+#: Variables that size the pools of libraries as they are imported (numba, OpenMP and the BLAS
+#: libraries inside torch and numpy).
+THREAD_ENV_VARS = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                   "OPENBLAS_NUM_THREADS")
+
+
+def thread_env(cores: int) -> dict[str, str]:
+    """The environment that gives a process started from here ``cores`` threads per pool
+    (set it before the child imports anything: pools are sized at import)."""
+    return dict.fromkeys(THREAD_ENV_VARS, str(cores))
+
+
+@contextlib.contextmanager
+def thread_policy(cores: int | None = None, *, fitting: bool = False) -> Iterator[None]:
+    """The one place that decides thread counts; everything is restored on exit.
+
+    Two pools compete for the cores: torch's intra-op pool and the kernels' own (above). The
+    policy, and why:
+
+    - ``cores``: this process's share of the machine (a batch worker gets cores / workers).
+      Every pool is held to it -- the kernels, numba's, torch's, and through
+      :data:`THREAD_ENV_VARS` the pools of libraries imported later -- because pools that each
+      take every core fight for them (10x slowdowns measured with torch and numba both at
+      2 threads on 2 cores). None leaves the process's pools as they are.
+    - ``fitting``: torch runs on one thread inside a fit. Its ops there are small (tens of
+      thousands of elements), where a second intra-op thread only adds synchronisation, and
+      under load it cost ~10x; the kernels keep every thread of the share.
+
+    Args:
+        cores: threads per pool for this process (>= 1), or None.
+        fitting: hold torch to one thread.
+    """
+    import torch
+
+    saved_torch = torch.get_num_threads()
+    saved_override = _override
+    saved_env = {v: os.environ.get(v) for v in THREAD_ENV_VARS}
+    numba_saved = None
+    try:
+        if cores is not None:
+            import numba
+
+            os.environ.update(thread_env(cores))
+            numba_saved = numba.get_num_threads()
+            # numba's pool size is fixed at its first use; set_num_threads may only lower it.
+            numba.set_num_threads(max(1, min(cores, numba.config.NUMBA_NUM_THREADS)))
+            set_num_threads(cores)
+            torch.set_num_threads(cores)
+        if fitting:
+            torch.set_num_threads(1)
+        yield
+    finally:
+        if torch.get_num_threads() != saved_torch:
+            torch.set_num_threads(saved_torch)
+        if numba_saved is not None:
+            import numba
+
+            numba.set_num_threads(numba_saved)
+            set_num_threads(saved_override)
+            for v, old in saved_env.items():
+                if old is None:
+                    os.environ.pop(v, None)
+                else:
+                    os.environ[v] = old

@@ -101,10 +101,11 @@ def test_safer_config() -> None:
 
 
 def test_batch_config_validation() -> None:
+    # every knob's range: tests/test_knobs.py
     for bad in (dict(workers=-1), dict(threads=0), dict(retry_lr_factor=0.0),
                 dict(max_exploded_fraction=1.0), dict(explode_scale=float("inf")),
                 dict(scene_timeout=0.0), dict(ray=" ")):
-        with pytest.raises(SplatsynthError):
-            BatchConfig(**bad).validate()
+        with pytest.raises(SplatsynthError, match="^batch[.]"):
+            BatchConfig(**bad)
     assert BatchConfig(workers=2, threads=None).threads_per_scene() >= 1
     assert BatchConfig(ray="auto").threads_per_scene() == 1

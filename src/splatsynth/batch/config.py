@@ -3,16 +3,19 @@ fitted (that is :class:`splatsynth.config.RunConfig`, shared with ``run`` and ``
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 
-from ..errors import SplatsynthError
+from ..knobs import Knobs
 
 
 @dataclass(frozen=True)
-class BatchConfig:
+class BatchConfig(Knobs):
     """Parallelism, failure handling and the quality gate of ``splatsynth batch``."""
+
+    # Named batch.<knob> in errors and summary.json; on the command line the flags have no
+    # prefix (--workers).
+    section = "batch"
 
     workers: int = 1
     """Scenes fitted at once on this machine, each in its own process. 0 runs scenes in the
@@ -54,6 +57,20 @@ class BatchConfig:
     """Seconds between refreshes of OUT/summary.html during the batch (it is always written at
     the end; summary.json is refreshed after every scene)."""
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._at_least("workers", 0)
+        self._at_least("threads", 1)
+        self._check("ray", self.ray is None or bool(self.ray.strip()),
+                    "'auto', 'local' or a cluster address")
+        self._check("retry_lr_factor", 0 < self.retry_lr_factor <= 1, "in (0, 1]")
+        self._positive("explode_distance")
+        self._positive("explode_scale")
+        self._check("max_exploded_fraction", 0 <= self.max_exploded_fraction < 1, "in [0, 1)")
+        self._within("min_holdout_iou", 0, 1)
+        self._positive("scene_timeout")
+        self._at_least("summary_every", 0)
+
     @property
     def gate_enabled(self) -> bool:
         """Whether any quality-gate threshold is set."""
@@ -66,27 +83,6 @@ class BatchConfig:
         if self.ray is not None:
             return 1
         return max(1, available_cores() // max(1, self.workers))
-
-    def validate(self) -> None:
-        """Raise :class:`SplatsynthError` naming the first bad field."""
-        if self.workers < 0:
-            raise SplatsynthError(f"batch: --workers must be >= 0, got {self.workers}")
-        if self.threads is not None and self.threads < 1:
-            raise SplatsynthError(f"batch: --threads must be >= 1, got {self.threads}")
-        if not 0.0 < self.retry_lr_factor <= 1.0:
-            raise SplatsynthError(
-                f"batch: --retry_lr_factor must be in (0, 1], got {self.retry_lr_factor}")
-        if not 0.0 <= self.max_exploded_fraction < 1.0:
-            raise SplatsynthError("batch: --max_exploded_fraction must be in [0, 1), got "
-                                  f"{self.max_exploded_fraction}")
-        for name in ("explode_distance", "explode_scale"):
-            v = getattr(self, name)
-            if not (v > 0 and math.isfinite(v)):
-                raise SplatsynthError(f"batch: {name} must be a positive number, got {v}")
-        if self.scene_timeout is not None and self.scene_timeout <= 0:
-            raise SplatsynthError(f"batch: --scene_timeout must be > 0, got {self.scene_timeout}")
-        if self.ray is not None and not self.ray.strip():
-            raise SplatsynthError("batch: --ray needs 'auto', 'local' or a cluster address")
 
 
 def available_cores() -> int:

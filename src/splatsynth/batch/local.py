@@ -25,10 +25,8 @@ from collections.abc import Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 
 from ..errors import SplatsynthError
-from .runner import Backend, SceneResult, SceneTask, crashed_result, pin_threads, process_scene
-
-_THREAD_VARS = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                "OPENBLAS_NUM_THREADS")
+from ..threads import THREAD_ENV_VARS, thread_env, thread_policy
+from .runner import Backend, SceneResult, SceneTask, crashed_result, process_scene
 
 
 def _die_with_parent() -> None:
@@ -50,16 +48,16 @@ def _worker_main(conn: Connection, threads: int, parent_pid: int) -> None:
         return
     # Ctrl-C goes to the whole process group; the parent decides what to do about it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    pin_threads(threads)
-    conn.send("ready")
-    while True:
-        try:
-            task = conn.recv()
-        except (EOFError, OSError):
-            return
-        if task is None:
-            return
-        conn.send(process_scene(task))
+    with thread_policy(threads):
+        conn.send("ready")
+        while True:
+            try:
+                task = conn.recv()
+            except (EOFError, OSError):
+                return
+            if task is None:
+                return
+            conn.send(process_scene(task))
 
 
 class _Worker:
@@ -68,8 +66,8 @@ class _Worker:
         self.proc = ctx.Process(target=_worker_main, args=(child, threads, os.getpid()),
                                 daemon=True, name="splatsynth-batch-worker")
         # Spawned children inherit os.environ at start: set thread counts for their imports.
-        saved = {v: os.environ.get(v) for v in _THREAD_VARS}
-        os.environ.update({v: str(threads) for v in _THREAD_VARS})
+        saved = {v: os.environ.get(v) for v in THREAD_ENV_VARS}
+        os.environ.update(thread_env(threads))
         try:
             self.proc.start()
         finally:

@@ -22,7 +22,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import SplatsynthError
-from .runner import Backend, SceneResult, SceneTask, crashed_result, pin_threads, process_scene
+from ..threads import thread_policy
+from .runner import Backend, SceneResult, SceneTask, crashed_result, process_scene
 
 
 def import_ray() -> Any:
@@ -36,9 +37,9 @@ def import_ray() -> Any:
 
 
 def _ray_scene(task: SceneTask) -> SceneResult:
-    """Body of the Ray task: pin threads to the CPUs Ray reserved, then run the scene."""
-    pin_threads(task.threads)
-    return process_scene(task)
+    """Body of the Ray task: the scene runs with as many threads as Ray reserved CPUs."""
+    with thread_policy(task.threads):
+        return process_scene(task)
 
 
 class RayBackend(Backend):

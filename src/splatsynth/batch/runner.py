@@ -9,9 +9,9 @@ and running the same command again therefore yields the scenes a clean run would
 Work splits in two:
 
 - the *worker* side (:func:`process_scene`), run in a local process, a Ray task or inline:
-  pins threads, runs ``run_scene`` with the divergence check, retries once with a safer
-  setting, and turns every outcome -- success, invalid scene, divergence, any exception --
-  into a :class:`SceneResult`. Workers write only their scene folders.
+  runs ``run_scene`` (under the thread share its backend set) with the divergence check,
+  retries once with a safer setting, and turns every outcome -- success, invalid scene,
+  divergence, any exception -- into a :class:`SceneResult`. Workers write only their scene folders.
 - the *parent* side (:func:`run_batch`): discovers what is left, hands out tasks, and alone
   writes ``failures.jsonl``, ``quarantine.jsonl``, the lists and the summary.
 """
@@ -114,24 +114,6 @@ class SceneResult:
 
 
 # --- worker side ---------------------------------------------------------------------------
-
-
-def pin_threads(threads: int) -> None:
-    """Give this process ``threads`` numba and torch threads (call before heavy work).
-
-    Env vars cover libraries that read them at import (OpenMP/MKL inside torch, numba's pool
-    size); the explicit setters cover modules already imported. Processes started by
-    :mod:`splatsynth.batch.local` also get the env vars before they import anything.
-    """
-    for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)
-    import numba
-    import torch
-
-    # numba's pool size is fixed at its first use; set_num_threads may only lower it.
-    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-    torch.set_num_threads(threads)
 
 
 def safer_config(cfg: RunConfig, factor: float) -> tuple[RunConfig, dict]:
@@ -418,7 +400,6 @@ def run_batch(scenes: Sequence[str | Path], out: str | Path, run_cfg: RunConfig 
     t0 = time.monotonic()
     run_cfg = run_cfg or RunConfig()
     cfg = batch_cfg or BatchConfig()
-    cfg.validate()
     check_gate_config(cfg, run_cfg.output.holdout)
     per_scene = dict(per_scene or {})
     for c in per_scene.values():

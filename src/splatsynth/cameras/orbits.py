@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..knobs import Knobs
 from .camera import Camera, look_at_w2c
 
 #: FaceLift's GS-LRM focal length at 512 x 512 (a 50 degree field of view, as Blender wrote it).
@@ -21,8 +22,12 @@ MVDIFFUSION_AZIMUTHS_DEG = (-90.0, -135.0, 180.0, 90.0, 0.0, -45.0)
 
 
 @dataclass(frozen=True)
-class OrbitConfig:
+class OrbitConfig(Knobs):
     """The novel-view orbit written to the dataset (defaults: FaceLift's GS-LRM orbit)."""
+
+    # The only place the GS-LRM orbit's numbers are written: orbit_cameras,
+    # mvdiffusion_cameras and the `orbit` command take their defaults from these fields.
+    section = "orbit"
 
     views: int = 32
     """Number of cameras, evenly spaced in azimuth starting on +X."""
@@ -34,6 +39,15 @@ class OrbitConfig:
     """Image width and height in pixels."""
     focal: float | None = None
     """Focal length in pixels; None means FaceLift's 548.99 px scaled to ``size``."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._at_least("views", 1)
+        self._at_least("size", 1)
+        self._positive("distance")
+        self._positive("focal")
+        # at +-90 degrees every camera looks along the up axis and has no defined roll
+        self._check("elevation", -90 < self.elevation < 90, "in (-90, 90)")
 
     def cameras(self) -> list[Camera]:
         """The orbit as cameras named ``images/cam_000.png`` ..."""
@@ -55,9 +69,9 @@ def camera_on_sphere(azimuth_deg: float, elevation_deg: float, distance: float, 
                   w=size, h=size, file_path=file_path)
 
 
-def orbit_cameras(views: int = 32, elevation: float = 20.0, distance: float = 2.7,
-                  size: int = 512, focal: float | None = None,
-                  azimuth_offset: float = 0.0) -> list[Camera]:
+def orbit_cameras(views: int = OrbitConfig.views, elevation: float = OrbitConfig.elevation,
+                  distance: float = OrbitConfig.distance, size: int = OrbitConfig.size,
+                  focal: float | None = None, azimuth_offset: float = 0.0) -> list[Camera]:
     """``views`` cameras at azimuth_i = offset + i * 360 / views (the GS-LRM orbit by default)."""
     if views < 1:
         raise ValueError(f"an orbit needs at least one view, got {views}")
@@ -65,7 +79,7 @@ def orbit_cameras(views: int = 32, elevation: float = 20.0, distance: float = 2.
                              file_path=f"images/cam_{i:03d}.png") for i in range(views)]
 
 
-def mvdiffusion_cameras(distance: float = 2.7, size: int = 512,
+def mvdiffusion_cameras(distance: float = OrbitConfig.distance, size: int = OrbitConfig.size,
                         focal: float | None = None) -> list[Camera]:
     """FaceLift's six stage-1 views, cam_000..cam_005 = front, front-right, right, back, left,
     front-left, at elevation 0."""

@@ -5,10 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..knobs import Knobs
+
 
 @dataclass(frozen=True)
-class FitConfig:
-    """How one scene is fitted with Gaussian splatting."""
+class FitConfig(Knobs):
+    """How one scene is fitted with Gaussian splatting. Learning rates are > 0; weights are
+    >= 0, and a weight of 0 switches its term off."""
+
+    section = "fit"
 
     method: Literal["3dgs", "2dgs"] = "3dgs"
     """Primitive: 3D Gaussians (3dgs) or 2D surfels (2dgs)."""
@@ -142,3 +147,31 @@ class FitConfig:
     """Show a progress bar with loss and PSNR."""
     backend: Literal["auto", "numba", "torch"] = "auto"
     """Rasterizer backend."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("iterations", "num_gaussians", "sh_increase_every", "coarse_min_size",
+                     "solid_every", "refine_every"):
+            self._at_least(name, 1)
+        for name in ("refine_start", "pose_warmup", "regularizer_start", "solid_erode",
+                     "crop_margin", "seed"):
+            self._at_least(name, 0)
+        self._check("sh_degree", 0 <= self.sh_degree <= 3, "0..3")
+        # Learning rates: a parameter is never meant to be frozen (0) here.
+        for name in ("lr_position", "lr_feature", "lr_opacity", "lr_scaling", "lr_rotation",
+                     "lr_pose", "curvature_clamp"):
+            self._positive(name)
+        # Weights: 0 switches the term off.
+        for name in ("mask_weight", "opacity_reg", "scale_reg", "needle_reg", "aniso_reg",
+                     "solid_weight", "clear_weight", "curvature_weight", "depth_weight",
+                     "normal_weight"):
+            self._at_least(name, 0)
+        for name in ("ssim_lambda", "opacity_reg_fade", "coarse_fraction",
+                     "refine_stop_fraction"):
+            self._within(name, 0, 1)
+        for name in ("needle_max_ratio", "aniso_max_ratio"):
+            self._at_least(name, 1)
+        self._check("background", all(0 <= c <= 1 for c in self.background),
+                    "three values in [0, 1]")
+        # Whether the view exists is checked by the fit, which knows the scene.
+        self._at_least("holdout_view", -1)

@@ -32,6 +32,7 @@ from ..optim import (
     exp_decay,
 )
 from ..scene_io.scene import Scene
+from ..threads import thread_policy
 from .config import FitConfig
 from .init import init_from_hull, init_random
 from .methods import Method, method_of
@@ -107,9 +108,7 @@ def fit_scene(scene: Scene, cfg: FitConfig | None = None, *,
     The scene should already be in the canonical frame (``scene_io.normalize``): the
     initialisation radius, learning rates and noise are tuned for a subject of radius ~1.
 
-    Torch runs on one thread for the fit: its ops here are small (tens of thousands of
-    elements), where a second intra-op thread only adds synchronisation, and under load it
-    cost ~10x; the rasterizer kernels have their own thread pool and use every core.
+    Torch runs on one thread meanwhile (:func:`splatsynth.threads.thread_policy` says why).
 
     Args:
         scene: the input views (with masks when available).
@@ -122,12 +121,8 @@ def fit_scene(scene: Scene, cfg: FitConfig | None = None, *,
         FitDiverged: the parameters or the loss left every sane range.
         SplatsynthError: the scene cannot be fitted with these settings.
     """
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with thread_policy(fitting=True):
         return _fit_scene(scene, cfg or FitConfig(), on_step)
-    finally:
-        torch.set_num_threads(old)
 
 
 def _fit_scene(scene: Scene, cfg: FitConfig, on_step: Callable[[StepRecord], None] | None
@@ -138,8 +133,6 @@ def _fit_scene(scene: Scene, cfg: FitConfig, on_step: Callable[[StepRecord], Non
     if cfg.holdout_view >= n_views:
         raise SplatsynthError(f"fit.holdout_view={cfg.holdout_view} but the scene has "
                               f"{n_views} views")
-    if not 0 <= cfg.sh_degree <= 3:
-        raise SplatsynthError(f"fit.sh_degree must be 0..3, got {cfg.sh_degree}")
     train = [i for i in range(n_views) if i != cfg.holdout_view]
     if not train:
         raise SplatsynthError(f"scene {scene.scene_id}: nothing left to train on")

@@ -1,4 +1,5 @@
-"""Image losses. SSIM comes from kornia (a kept library) rather than a hand-written copy."""
+"""Image losses: L1 + SSIM (the fused kernel of :mod:`.ssim` on the CPU; kornia's SSIM, its
+reference, on CUDA and for images smaller than the window) and the alpha-vs-mask loss."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def l1_ssim_loss(pred: torch.Tensor, target: torch.Tensor, ssim_lambda: float = 
     """(1 - lambda) L1 + lambda (1 - SSIM) of [H, W, 3] images (SPEC section 5).
 
     On the CPU the SSIM term is the fused numba kernel (same values and gradients as kornia's,
-    which stays the reference in the tests and the metric in reports).
+    which the tests hold it to).
     """
     l1 = (pred - target).abs().mean()
     if ssim_lambda <= 0:

@@ -16,6 +16,7 @@ from scipy import ndimage
 
 from ..cameras import Camera
 from ..errors import Problem, SceneError, SplatsynthError
+from ..knobs import Knobs
 from .scene import Scene, View
 
 #: Half-width the default orbit (distance 2.7, 50 deg field of view) sees at the origin.
@@ -25,8 +26,10 @@ ORBIT_FIT_RADIUS = 2.7 * math.sin(math.radians(25.0))
 
 
 @dataclass(frozen=True)
-class NormalizeConfig:
+class NormalizeConfig(Knobs):
     """How a scene is moved into the canonical frame."""
+
+    section = "normalize"
 
     radius: float = 1.0
     """Subject radius after normalization, in canonical units (the orbit sees 1.26 at the
@@ -53,22 +56,12 @@ class NormalizeConfig:
     """Voxels along the longest side of the visual hull's box."""
 
     def __post_init__(self) -> None:
-        if not self.radius > 0:
-            raise SplatsynthError(f"normalize.radius must be > 0, got {self.radius}")
-        if not 0 <= self.thin < 1:
-            raise SplatsynthError(f"normalize.thin must be in [0, 1), got {self.thin}")
-        if not self.thin_room >= 1:
-            raise SplatsynthError(f"normalize.thin_room must be >= 1, got {self.thin_room}")
-        if not 0 < self.percentile <= 100:
-            raise SplatsynthError(f"normalize.percentile must be in (0, 100], got "
-                                  f"{self.percentile}")
-        if self.grid < 8:
-            raise SplatsynthError(f"normalize.grid must be >= 8, got {self.grid}")
-        if self.extent not in ("robust", "sphere"):
-            raise SplatsynthError(f"normalize.extent must be robust or sphere, got "
-                                  f"{self.extent!r}")
-        if self.up not in ("auto", "z", "cameras"):
-            raise SplatsynthError(f"normalize.up must be auto, z or cameras, got {self.up!r}")
+        super().__post_init__()
+        self._positive("radius")
+        self._check("thin", 0 <= self.thin < 1, "in [0, 1)")
+        self._check("percentile", 0 < self.percentile <= 100, "in (0, 100]")
+        self._at_least("thin_room", 1)
+        self._at_least("grid", 8)
 
 
 # --- the similarity transform -------------------------------------------------------------
