@@ -20,6 +20,7 @@ ALLOWED = {
     "optim": {"gaussians", "cameras", "errors"},
     "scene_io": {"cameras", "errors"},
     "demo": {"cameras", "scene_io", "errors"},
+    "ingest": {"cameras", "scene_io", "errors"},
     "writers": {"cameras", "gaussians", "errors"},
     "report": {"writers", "cameras", "errors"},
     "fit": {"cameras", "gaussians", "render", "losses", "metrics", "optim", "scene_io",
