@@ -8,7 +8,6 @@ with more bad views than ``checks.max_bad_views``, or with fewer than 2 good one
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -75,26 +74,14 @@ def check_view(view: str, vm: ViewMask, cfg: CheckConfig, cross_view: bool) -> V
     return c
 
 
-class AreaHistory:
-    """Each camera's mask areas over the last ``window`` ingested frames."""
-
-    def __init__(self, views: list[str], window: int) -> None:
-        self.areas = {v: deque(maxlen=window) for v in views}
-
-    def check(self, c: ViewCheck, cfg: CheckConfig) -> None:
-        """Add the area-jump problem to ``c`` when its area is far from the recent median."""
-        hist = self.areas.get(c.view)
-        if hist is None or len(hist) < 3 or c.area <= 0:
-            return
-        med = float(np.median(hist))
-        if med <= 0:
-            return
-        c.area_ratio = c.area / med
-        if not 1 / cfg.max_area_ratio <= c.area_ratio <= cfg.max_area_ratio:
-            c.problems.append(f"mask area jumps ({c.area} px, {c.area_ratio:.2f} x the median "
-                              f"of the previous frames; checks.max_area_ratio "
-                              f"{cfg.max_area_ratio})")
-
-    def add(self, view: str, area: int) -> None:
-        if view in self.areas and area > 0:
-            self.areas[view].append(area)
+def check_area_jump(c: ViewCheck, area: float, neighbours: list[float],
+                    cfg: CheckConfig) -> None:
+    """Add the area-jump problem to ``c`` when ``area`` (this frame's raw area) is far from the
+    mean of ``neighbours`` (the same camera's raw areas in the adjacent frames)."""
+    ref = float(np.mean(neighbours)) if neighbours else 0.0
+    if ref <= 0 or area <= 0:
+        return
+    c.area_ratio = area / ref
+    if not 1 / cfg.max_area_ratio <= c.area_ratio <= cfg.max_area_ratio:
+        c.problems.append(f"mask area jumps ({c.area_ratio:.2f} x the mean of the adjacent "
+                          f"frames; checks.max_area_ratio {cfg.max_area_ratio})")

@@ -54,10 +54,10 @@ class CheckConfig:
     """A view whose silhouette outline lies on the image border for more than this fraction
     has the animal cut off by the frame (the scene checks use the same rule)."""
     max_area_ratio: float = 2.0
-    """A view whose mask area differs from the median of its previous ``area_window`` ingested
-    frames by more than this factor (either way) has jumped in time (a glitch, a missed mask)."""
-    area_window: int = 5
-    """Earlier ingested frames the area check compares with (it starts once 3 are known)."""
+    """A view whose mask area differs from the mean of the same camera's neighbouring frames
+    (the one before and the one after, decoded anyway) by more than this factor, either way,
+    has jumped in time (a glitch, a dropped or stale mask frame). Areas for this check are
+    counted on every 4th pixel of the raw threshold, before morphology."""
     min_support: float = 0.85
     """Cross-view consistency: the fraction of a view's mask that the visual hull of the other
     views covers; below it the view disagrees with the rig (wrong frame, wrong mask)."""
@@ -73,8 +73,6 @@ class CheckConfig:
                        self.max_border_fraction)
         if not (self.max_area_ratio > 1 and math.isfinite(self.max_area_ratio)):
             raise _bad(f"{prefix}.max_area_ratio", "must be a number > 1", self.max_area_ratio)
-        if self.area_window < 3:
-            raise _bad(f"{prefix}.area_window", "must be >= 3", self.area_window)
         if not 0 <= self.min_support <= 1:
             raise _bad(f"{prefix}.min_support", "must be in [0, 1]", self.min_support)
         if self.max_bad_views < 0:

@@ -108,6 +108,23 @@ def background_mask(frame: np.ndarray, background: np.ndarray, threshold: float,
     return out
 
 
+#: Raw areas for the area-jump check are counted on every RAW_STEP-th pixel (x and y).
+RAW_STEP = 4
+
+
+def raw_area(frame: np.ndarray, threshold: float, background: np.ndarray | None) -> float:
+    """A cheap estimate of a frame's foreground area (full-frame pixels), before morphology:
+    the mask frame's pixels above ``threshold``, or, with a ``background`` ([H, W, 3] uint8),
+    the colour frame's pixels differing from it by more than ``threshold`` in some channel."""
+    s = RAW_STEP
+    if background is None:
+        n = np.count_nonzero(frame[::s, ::s] > threshold * 255.0)
+    else:
+        d = np.abs(frame[::s, ::s].astype(np.int16) - background[::s, ::s].astype(np.int16))
+        n = np.count_nonzero(d.max(axis=2) > threshold * 255.0)
+    return float(n * s * s)
+
+
 @dataclass
 class Blobs:
     """The connected components of a view's mask.

@@ -18,17 +18,16 @@ from pathlib import Path
 
 from ..errors import SceneError, SplatsynthError
 from ..fileio import read_jsonl
-from .checks import AreaHistory
+from .checks import check_area_jump
 from .config import IngestConfig
 from .formats import read_recording
 from .frame import FrameResult, process_frame
-from .masks import background_median
+from .masks import background_median, raw_area
 from .recording import Recording
 from .video import read_synced
 from .writer import (
     INGEST_LOG,
     SCENES_LIST,
-    SOURCE_FILE,
     AlreadyFinished,
     is_finished,
     remove_stale,
@@ -120,46 +119,58 @@ def ingest(fmt: str, src: str | Path, out: str | Path, cfg: IngestConfig | None 
     summary = IngestSummary(rec.name, out, method, selected=len(frames))
     todo = [f for f in frames if cfg.force or not is_finished(out / scene_id(rec.name, f))]
     summary.already_done = len(frames) - len(todo)
-    history = AreaHistory([c.name for c in rec.cameras], cfg.checks.area_window)
-    backgrounds = None
+    backgrounds = raw_backgrounds = None
     if todo and method == "background":
-        backgrounds = [background_median(c.video, cfg.background.samples, c.undistort)
-                       for c in rec.cameras]
-    done_before = iter([f for f in frames if f not in set(todo)])
-    pending_done = next(done_before, None)
+        raw_backgrounds = [background_median(c.video, cfg.background.samples)
+                           for c in rec.cameras]
+        # The median of undistorted frames is the undistorted median (up to resampling).
+        backgrounds = [b if c.undistort is None else c.undistort.image(b)
+                       for b, c in zip(raw_backgrounds, rec.cameras)]
+    # The area check compares each frame with its neighbours, so they are decoded too.
+    wanted = sorted({j for f in todo for j in (f - 1, f, f + 1) if 0 <= j < n})
+    todo_set = set(todo)
+    raw: dict[int, list[float]] = {}
+    C = len(rec.cameras)
 
-    def catch_up(upto: int) -> None:
-        # Areas of finished frames before ``upto`` feed the area check, as if just ingested.
-        nonlocal pending_done
-        while pending_done is not None and pending_done < upto:
-            _history_from_source(out / scene_id(rec.name, pending_done), history)
-            pending_done = next(done_before, None)
+    def raw_areas(imgs: list) -> list[float]:
+        if method == "videos":
+            return [raw_area(m, cfg.mask_threshold, None) for m in imgs[C:]]
+        return [raw_area(f, cfg.background.threshold, b) for f, b in zip(imgs, raw_backgrounds)]
 
     streams = [c.video for c in rec.cameras]
     gray = [False] * len(streams)
     if method == "videos":
         streams += [c.mask for c in rec.cameras]
-        gray += [True] * len(rec.cameras)
-    C = len(rec.cameras)
+        gray += [True] * C
     bar = _progress(len(todo), rec.name, cfg.progress)
     inflight: deque[Future] = deque()
     keep = on_frame is not None
 
     def finish(fut: Future) -> None:
         res: FrameResult = fut.result()
-        catch_up(res.frame)
-        _commit(rec, res, out, cfg, method, history, summary)
+        f = res.frame
+        for k, c in enumerate(res.checks):
+            if c.ok and f in raw:
+                nb = [raw[j][k] for j in (f - 1, f + 1) if j in raw]
+                check_area_jump(c, raw[f][k], nb, cfg.checks)
+        for j in [j for j in raw if j < f - 1]:
+            del raw[j]
+        _commit(rec, res, out, cfg, method, summary)
         if on_frame is not None:
             on_frame(res)
         bar.update(1)
 
     try:
         with ThreadPoolExecutor(max_workers=cfg.workers) as pool:
-            for k, imgs in read_synced(streams, todo, gray):
+            for k, imgs in read_synced(streams, wanted, gray):
+                raw[k] = raw_areas(imgs)
+                if k not in todo_set:
+                    continue
                 colour, masks = imgs[:C], (imgs[C:] if method == "videos" else None)
                 inflight.append(pool.submit(process_frame, rec, k, colour, masks, backgrounds,
                                             cfg, keep))
-                while len(inflight) >= 2 * cfg.workers:
+                # Keep one frame decoded past the oldest in flight, for its area check.
+                while len(inflight) > 2 * cfg.workers:
                     finish(inflight.popleft())
             while inflight:
                 finish(inflight.popleft())
@@ -178,28 +189,11 @@ def _log_row(recording: str, frame: int, reason: str) -> dict:
             "reason": reason}
 
 
-def _history_from_source(folder: Path, history: AreaHistory) -> None:
-    import json
-
-    try:
-        doc = json.loads((folder / SOURCE_FILE).read_text())
-        for v in doc.get("checks", []):
-            if v.get("ok"):
-                history.add(v["view"], int(v["area"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # a folder from another version: the area check just has less to compare with
-
-
 def _commit(rec: Recording, res: FrameResult, out: Path, cfg: IngestConfig, method: str,
-            history: AreaHistory, summary: IngestSummary) -> None:
-    """Run the area check, then write the frame's scene or record why it is skipped."""
-    for c in res.checks:
-        if c.ok:
-            history.check(c, cfg.checks)
+            summary: IngestSummary) -> None:
+    """Write the frame's scene, or record why it is skipped."""
     bad = [c for c in res.checks if not c.ok]
     good = [c for c in res.checks if c.ok]
-    for c in good:
-        history.add(c.view, c.area)
     if len(bad) > cfg.checks.max_bad_views or len(good) < 2:
         why = "; ".join(f"{c.view}: {', '.join(c.problems)}" for c in bad)
         summary.skipped[res.frame] = (f"{len(bad)} bad view(s) (checks.max_bad_views "
