@@ -28,7 +28,7 @@ MIN_BLOB_FRACTION = 0.01
 #: A blob is kept when at least this fraction of it lies inside the other views' hull.
 BLOB_SUPPORT = 0.5
 #: The cross-view hull is carved on masks shrunk to at most this many pixels on a side.
-HULL_IMAGE_SIDE = 320
+HULL_IMAGE_SIDE = 200
 
 
 def _disk(radius: int) -> np.ndarray:
@@ -127,37 +127,51 @@ def raw_area(frame: np.ndarray, threshold: float, background: np.ndarray | None)
 
 @dataclass
 class Blobs:
-    """The connected components of a view's mask.
+    """The connected components of a view's mask, kept in the window round them (the animal
+    covers a few percent of a frame, so the work stays there).
 
     Attributes:
-        labels: [H, W] int32, 0 = background, 1..n = blobs.
+        labels: [h, w] int32 labels of the window, 0 = background, 1..n = blobs.
+        origin: (y0, x0) of the window in the frame.
+        shape: (H, W) of the frame.
         areas: [n + 1] pixel count per label (index 0 unused).
         candidates: labels of the blobs worth keeping (not speckle), largest first.
     """
 
     labels: np.ndarray
+    origin: tuple[int, int]
+    shape: tuple[int, int]
     areas: np.ndarray
     candidates: list[int]
 
+    def window(self, frame_mask: np.ndarray) -> np.ndarray:
+        """The part of a full-frame [H, W] array under this window."""
+        y0, x0 = self.origin
+        return frame_mask[y0:y0 + self.labels.shape[0], x0:x0 + self.labels.shape[1]]
+
     def mask(self, keep: list[int]) -> np.ndarray:
         """[H, W] bool union of the blobs ``keep``."""
-        if not keep:
-            return np.zeros(self.labels.shape, bool)
-        lut = np.zeros(len(self.areas), bool)
-        lut[keep] = True
-        return lut[self.labels]
+        out = np.zeros(self.shape, bool)
+        if keep:
+            lut = np.zeros(len(self.areas), bool)
+            lut[keep] = True
+            self.window(out)[:] = lut[self.labels]
+        return out
 
 
 def find_blobs(fg: np.ndarray) -> Blobs:
     """Label the 8-connected blobs of a [H, W] bool mask."""
-    labels, n = ndimage.label(fg, structure=np.ones((3, 3), bool))
+    rows, cols = np.flatnonzero(fg.any(1)), np.flatnonzero(fg.any(0))
+    if not len(rows):
+        return Blobs(np.zeros((0, 0), np.int32), (0, 0), fg.shape, np.zeros(1, np.int64), [])
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    labels, n = ndimage.label(fg[y0:y1, x0:x1], structure=np.ones((3, 3), bool))
     areas = np.bincount(labels.ravel(), minlength=n + 1)
     areas[0] = 0
-    if n == 0:
-        return Blobs(labels, areas, [])
     order = [int(i) for i in np.argsort(-areas[1:]) + 1]
     big = areas[order[0]]
-    return Blobs(labels, areas, [i for i in order if areas[i] >= MIN_BLOB_FRACTION * big])
+    return Blobs(labels, (int(y0), int(x0)), fg.shape, areas,
+                 [i for i in order if areas[i] >= MIN_BLOB_FRACTION * big])
 
 
 def _shrink(cam: Camera, mask: np.ndarray, factor: int) -> tuple[Camera, np.ndarray]:
@@ -200,7 +214,8 @@ def hull_projection(cameras: list[Camera], masks: list[np.ndarray], target: Came
     # Each voxel covers a footprint of about its diagonal's projection around its centre.
     r = int(math.ceil(0.5 * math.sqrt(3) * hull.voxel_size * max(target.fx, target.fy)
                       / float(z.min()))) + 1
-    return ndimage.binary_dilation(out, _disk(r))
+    # A square footprint (separable, fast) keeps the projection a superset.
+    return ndimage.maximum_filter(out, size=2 * r + 1)
 
 
 @dataclass
@@ -241,16 +256,20 @@ def cross_view(cameras: list[Camera], blobs: list[Blobs], grid: int) -> list[Vie
     factor = max(1, math.ceil(max(max(c.w, c.h) for c in cameras) / HULL_IMAGE_SIDE))
     small = [_shrink(c, m, factor) for c, m in zip(cameras, full)]
     out = []
-    for k, (cam, b) in enumerate(zip(cameras, blobs)):
+    for k, b in enumerate(blobs):
         others = [s for j, s in enumerate(small) if j != k]
         proj = hull_projection([s[0] for s in others], [s[1] for s in others], small[k][0],
                                grid)
         if proj is None or not b.candidates:
             out.append(ViewMask(b.mask(b.candidates[:1]), float("nan") if proj is None else 0.0))
             continue
-        big = np.zeros((cam.h, cam.w), bool)
-        up = np.repeat(np.repeat(proj, factor, 0), factor, 1)
-        big[:up.shape[0], :up.shape[1]] = up
+        # The projection at full resolution, over the blobs' window only.
+        (y0, x0), (h, w) = b.origin, b.labels.shape
+        yy = np.minimum(np.arange(y0, y0 + h) // factor, proj.shape[0] - 1)
+        xx = np.minimum(np.arange(x0, x0 + w) // factor, proj.shape[1] - 1)
+        big = proj[yy[:, None], xx[None, :]]
+        big[(np.arange(y0, y0 + h) >= proj.shape[0] * factor)[:, None]
+            | (np.arange(x0, x0 + w) >= proj.shape[1] * factor)[None, :]] = False
         inside = np.bincount(b.labels[big], minlength=len(b.areas))
         keep = [i for i in b.candidates if inside[i] >= BLOB_SUPPORT * b.areas[i]]
         mask = b.mask(keep)
