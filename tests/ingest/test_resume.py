@@ -42,7 +42,7 @@ def test_kill_midway_then_resume(small_recording, tmp_path):
     for p in done:  # visible folders are complete
         assert is_finished(p) and check_scene(p) == [], p
     s = ingest("markerless", small_recording, out,
-               IngestConfig(size=1024, masks="videos", progress=False))
+               IngestConfig(size=768, masks="videos", frames="0:6", progress=False))
     assert s.already_done == len(done) and len(s.written) == N - len(done)
     assert not [p for p in out.iterdir() if p.name.startswith(".")], "temporary folders left"
     assert len((out / "scenes.txt").read_text().split()) == N
