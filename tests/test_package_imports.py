@@ -21,6 +21,8 @@ ALLOWED = {
     "optim": {"gaussians", "cameras", "errors"},
     "scene_io": {"cameras", "errors", "knobs"},
     "demo": {"cameras", "scene_io", "errors"},
+    "ingest": {"cameras", "scene_io", "errors"},
+    "recording_demo": {"demo", "ingest", "batch", "config", "training", "errors"},
     "writers": {"cameras", "gaussians", "errors"},
     "report": {"writers", "cameras", "errors"},
     "fit": {"cameras", "gaussians", "render", "losses", "metrics", "optim", "scene_io",

@@ -24,6 +24,7 @@ from .batch.config import BatchConfig
 from .cameras.orbits import OrbitConfig
 from .config import RunConfig, load_config
 from .errors import SplatsynthError
+from .ingest.config import IngestConfig
 
 _Pos = tyro.conf.Positional
 
@@ -233,12 +234,21 @@ class DemoArgs:
     """A YAML file of settings; flags override it."""
     force: bool = False
     """Redo the fit even if the demo dataset is already finished."""
+    recording: bool = False
+    """Run the recording demo instead: make a video recording of the toy mouse walking (the
+    real DANNCE rig, markerless layout) under OUT/recording, ingest it (OUT/scenes), print the
+    mask IoU against the true silhouettes, fit every 20th frame (OUT/dataset) and check the
+    dataset for training."""
     cfg: Annotated[RunConfig, tyro.conf.arg(name="")] = field(default_factory=RunConfig)
 
 
 def cmd_demo(argv: Sequence[str]) -> int:
     base = _config_default(argv)
     a = _parse(DemoArgs, argv, "demo", default=DemoArgs(cfg=base))
+    if a.recording:  # the ingest front door end to end (issue 17)
+        from .recording_demo import run_recording_demo
+
+        return run_recording_demo(a.out, a.cfg, force=a.force).batch_exit
     import time
 
     from .pipeline import run_demo
@@ -358,6 +368,35 @@ def format_scores(scores) -> str:
     return "\n".join(lines)
 
 
+# --- ingest --------------------------------------------------------------------------------
+@dataclass
+class IngestArgs:
+    """Turn a recording (synchronized videos + calibration [+ mask videos, keypoint tracks])
+    into one scene folder per frame: OUT/<recording>_f<frame, 6 digits>/, OUT/scenes.txt (the
+    good scenes, for `splatsynth batch`) and OUT/ingest.jsonl (each skipped frame and why).
+    Re-running resumes. See docs/ingest.md."""
+
+    format: _Pos[Literal["markerless", "dannce", "manifest"]]
+    """markerless (videos_undist/, simpleclick_undist/, new_cam.pkl, keypoints2d_undist/),
+    dannce (a project: videos/Camera1/0.mp4 ... and its calibration), manifest (a YAML file
+    naming each camera's video, calibration, mask and track)."""
+    src: _Pos[Path]
+    """The recording folder (markerless, dannce) or the manifest YAML file."""
+    out: Path
+    """The scenes folder."""
+    name: str | None = None
+    """The recording's name in scene ids (default: the folder's or manifest's name)."""
+    cfg: Annotated[IngestConfig, tyro.conf.arg(name="")] = field(default_factory=IngestConfig)
+
+
+def cmd_ingest(argv: Sequence[str]) -> int:
+    a = _parse(IngestArgs, argv, "ingest")
+    from .ingest import ingest
+
+    print(ingest(a.format, a.src, a.out, a.cfg, name=a.name))
+    return 0
+
+
 # --- mix -----------------------------------------------------------------------------------
 @dataclass
 class MixArgs:
@@ -386,6 +425,7 @@ COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "eval": (cmd_eval, "score a fitted scene against ground-truth views"),
     "orbit": (cmd_orbit, "write orbit cameras as opencv_cameras.json"),
     "mix": (cmd_mix, "check a training mix of datasets"),
+    "ingest": (cmd_ingest, "recordings (videos + calibration) -> scene folders"),
 }
 
 
