@@ -21,7 +21,7 @@ ALLOWED = {
     "optim": {"gaussians", "cameras", "errors"},
     "scene_io": {"cameras", "errors", "knobs"},
     "demo": {"cameras", "scene_io", "errors"},
-    "ingest": {"cameras", "scene_io", "errors"},
+    "ingest": {"cameras", "scene_io", "errors", "knobs"},
     "recording_demo": {"demo", "ingest", "batch", "config", "training", "errors"},
     "writers": {"cameras", "gaussians", "errors"},
     "report": {"writers", "cameras", "errors"},
