@@ -162,8 +162,9 @@ def read_list_file(list_file: PathLike, *, what: str = "the list") -> list[Path]
     relative paths are taken from the list file's folder so a dataset can move as a whole.
 
     Raises:
-        SplatsynthError: the file cannot be read; the message names it and says ``what`` it
-            is: ``"<file>: cannot read <what> (<reason>)"``.
+        SplatsynthError: the file cannot be read, or a line holds a control character (a NUL
+            would be cut short by the OS); the message names it and says ``what`` it is:
+            ``"<file>: cannot read <what> (<reason>)"``.
     """
     list_file = Path(list_file).absolute()
     try:
@@ -172,10 +173,13 @@ def read_list_file(list_file: PathLike, *, what: str = "the list") -> list[Path]
         reason = getattr(e, "strerror", None) or e
         raise SplatsynthError(f"{list_file}: cannot read {what} ({reason})") from e
     out = []
-    for line in text.splitlines():
+    for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in line):
+            raise SplatsynthError(f"{list_file}: line {n} holds a control character "
+                                  f"({printable(line[:80])}); one path per line")
         p = Path(line).expanduser()
         out.append(p if p.is_absolute() else list_file.parent / p)
     return out

@@ -247,7 +247,7 @@ def file_in_folder(root: str | Path, rel: str) -> tuple[Path, str | None]:
 
 def _read_json(path: Path, name: str, insp: Inspection) -> Any | None:
     if not path.is_file():
-        insp.add(name, "missing")
+        insp.add(name, "not a file" if path.exists() else "missing")
         return None
     try:
         text = path.read_text(encoding="utf-8")
