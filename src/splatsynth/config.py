@@ -76,12 +76,12 @@ class CheckConfig(Knobs):
     min_train_psnr_masked: float | None = 15.0
     """Floor on the masked PSNR (dB) of every training view: the worst input view, re-rendered,
     must reach it; null disables it. Measured (bench/check_fit.py): good fits' worst view 20.6
-    dB and up at 256-512 px and 300-1000 steps (14.6-18.3 dB for 80-150-step test fits at 96
+    dB and up at 256-512 px and 300-1000 steps (14.6-18.3 dB for 80-150-step test fits at 64-96
     px), broken fits' 10.8 dB and below (--fit.iterations 1, --fit.lr_feature 100, a view fitted
     to another view's mask, images of noise, mirrored masks, exploded fits)."""
     min_train_iou: float | None = 0.8
     """Floor on the silhouette IoU of every training view (scenes with masks); null disables
-    it. Measured: good fits' worst view 0.96 and up (0.89-0.95 for 80-150-step test fits),
+    it. Measured: good fits' worst view 0.96 and up (0.87-0.95 for 80-150-step test fits),
     broken ones 0.77 and below (--fit.iterations 1, --fit.lr_opacity 100, another view's or a
     mirrored mask, exploded fits)."""
     max_median_distance: float = 2.0

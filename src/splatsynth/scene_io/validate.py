@@ -23,9 +23,9 @@ for entries of ``cameras.json``):
 - ``file_path`` / ``mask_path`` that is absolute, contains ``..`` (it would leave the scene
   folder) or a control character, or that resolves outside it through a symlink; duplicate
   ``file_path``s.
-- the rig: every camera at one point (no parallax), or two frames with the same pose; a
-  camera that does not see the subject (where the other views' silhouettes meet lies behind it
-  or projects well outside its image: a wrong pose).
+- the rig: every camera at one point (no parallax), or two frames with the same pose; with
+  masks, a camera that does not see the subject (where the other views' silhouettes meet lies
+  behind it or projects well outside its image: a wrong pose).
 - a missing or unreadable image or mask; an image whose size differs from the frame's
   ``w`` x ``h``; a mask whose size differs from its image; an empty mask (no pixel above 0.5).
 - subject outside a view: with a mask, more than 10% of the silhouette's outline lies on the
