@@ -382,6 +382,9 @@ CASES: list[Case] = [
         (g / "images" / "cam_000.png").symlink_to(g.parent / "elsewhere.png"),
         shutil.copy(g / "images" / "cam_001.png", g.parent / "elsewhere.png"))),
         ("cam_000.png", "outside its folder"), ("scores.json",)),
+    Case("eval", "run-scene-ground-truth-truncated", _run_on(
+        lambda s: _truncate(s / "gt" / "orbit" / "images" / "cam_007.png")),
+        ("gt/orbit/images/cam_007.png", "unreadable image"), ("OUT",)),
     Case("eval", "gt-folder-missing", lambda t, w: [
         "eval", str(w["finished"]), "--gt", str(t / "nowhere"), "--out", str(t / "s.json")],
         ("nowhere", "no opencv_cameras.json"), ("s.json",)),

@@ -159,3 +159,18 @@ def test_cli_demo_shrunk(tmp_path, capsys):
     assert "ground truth" in out and "contact sheet" in out
     assert (tmp_path / "dataset" / "toy_mouse" / "report.json").is_file()
     assert (tmp_path / "dataset" / "data_gslrm_train.txt").is_file()
+
+
+def test_render_cameras_of_different_sizes_with_depth(done, tiny_demo, tmp_path):
+    out, outcome = done
+    frames = json.loads((tiny_demo / "gt" / "orbit" / "opencv_cameras.json").read_text())
+    a, b = frames["frames"][0], dict(frames["frames"][1])
+    b.update(w=b["w"] // 2, h=b["h"] // 2, fx=b["fx"] / 2, fy=b["fy"] / 2, cx=b["cx"] / 2,
+             cy=b["cy"] / 2)
+    cams = tmp_path / "cams.json"
+    cams.write_text(json.dumps({"frames": [a, b]}))
+    assert render_fitted(outcome.scene_dir, cams, tmp_path / "r", depth=True) == 2
+    sizes = [Image.open(tmp_path / "r" / "images" / f"cam_00{i}.png").size for i in (0, 1)]
+    assert sizes == [(a["w"], a["h"]), (b["w"], b["h"])]
+    assert np.load(tmp_path / "r" / "depth" / "cam_001.npy").shape == (b["h"], b["w"])
+    assert not list(tmp_path.glob(".tmp-*"))

@@ -1,6 +1,6 @@
 """The pipeline: named stages, each usable on its own, and ``run_scene`` composing them.
 
-    prepare (load, check, normalize) -> reconstruct (fit; leave-one-view-out)
+    prepare (load, check, normalize; ground truth read) -> reconstruct (fit; leave-one-view-out)
       -> check_fit (finite, inside the scene, training views above floors; one safer retry)
       -> render_outputs (orbit, inputs, MVDiffusion) -> evaluate (scores, ground truth)
       -> write_scene (one writer per output, report.json last, one atomic commit)
@@ -9,16 +9,9 @@ Nothing here prints; the command line does.
 """
 
 from .check import CheckReason, FitCheck, check_fit, safer_config
-from .evaluate import (
-    GT_ORBIT_DIR,
-    Evaluation,
-    GroundTruth,
-    evaluate,
-    load_ground_truth,
-    render_ground_truth,
-    score_renders,
-)
+from .evaluate import Evaluation, evaluate, render_ground_truth, score_renders
 from .fitted import evaluate_fitted, load_fitted, render_fitted
+from .ground_truth import GT_ORBIT_DIR, GroundTruth, load_ground_truth
 from .prepare import Prepared, prepare
 from .reconstruct import Reconstruction, reconstruct
 from .render import Rendered, render_outputs

@@ -4,47 +4,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
-import numpy as np
-
-from ..cameras import Camera
 from ..config import RunConfig
-from ..errors import SplatsynthError
 from ..fit import Renders, render_cameras
 from ..metrics import SceneMetrics, ScoreSet, ViewScores, score_view
-from ..scene_io import read_cameras_file
-from ..scene_io.images import ImageError, load_image
 from ..scene_io.normalize import Similarity
-from ..scene_io.validate import file_in_folder
+from .ground_truth import GroundTruth
 from .prepare import Prepared
 from .reconstruct import Reconstruction
-
-#: Where a scene folder may ship ground-truth novel views (the demo and benchmark scenes do).
-GT_ORBIT_DIR = Path("gt") / "orbit"
-#: The cameras file of a ground-truth folder, first match wins.
-GT_CAMERA_FILES = ("opencv_cameras.json", "cameras.json")
-
-
-@dataclass(frozen=True)
-class GroundTruth:
-    """Reference views in the input world frame.
-
-    Attributes:
-        cameras: C cameras (``file_path`` names each image).
-        rgb: [C, H, W, 3] straight colour.
-        mask: per view, the image's alpha [H, W], or None for an image without one (that view's
-            silhouette is not scored).
-    """
-
-    cameras: list[Camera]
-    rgb: np.ndarray
-    mask: tuple[np.ndarray | None, ...]
-
-    @property
-    def views_without_mask(self) -> list[str]:
-        """The images that have no alpha channel."""
-        return [str(c.file_path) for c, m in zip(self.cameras, self.mask) if m is None]
 
 
 @dataclass(frozen=True)
@@ -62,51 +29,6 @@ class Evaluation:
     ground_truth: GroundTruth | None = None
     gt_renders: Renders | None = None
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def load_ground_truth(gt_dir: str | Path) -> GroundTruth:
-    """Read a ground-truth folder: ``opencv_cameras.json`` (or ``cameras.json``) + images.
-
-    The cameras go through the scene's camera checks and the images through the image
-    contract, with the scene folder's path rules (relative, inside the folder).
-
-    Raises:
-        SplatsynthError: no cameras file or a bad camera; or, listing every one, a missing,
-            unreadable or outside image, or one whose size differs from its camera (each naming
-            the file).
-    """
-    gt_dir = Path(gt_dir)
-    cams_file = next((gt_dir / n for n in GT_CAMERA_FILES if (gt_dir / n).is_file()), None)
-    if cams_file is None:
-        raise SplatsynthError(f"{gt_dir}: no {' or '.join(GT_CAMERA_FILES)}")
-    cams = read_cameras_file(cams_file)
-    rgbs, masks, problems = [], [], []
-    for c in cams:
-        path, why = file_in_folder(gt_dir, str(c.file_path))
-        if why is not None:
-            problems.append(f"{path}: {why} (named by {cams_file.name})")
-            continue
-        try:
-            rgb, alpha = load_image(path)
-        except ImageError as e:
-            problems.append(str(e))
-            continue
-        if rgb.shape[:2] != (c.h, c.w):
-            problems.append(f"{path}: image is {rgb.shape[1]}x{rgb.shape[0]} but its camera "
-                            f"says {c.w}x{c.h}")
-            continue
-        rgbs.append(rgb)
-        masks.append(alpha)
-    if problems:
-        raise SplatsynthError("\n".join([f"{gt_dir}: not a usable ground-truth folder "
-                                         f"({len(problems)} problem(s))"]
-                                        + [f"  - {p}" for p in problems]))
-    sizes = {r.shape for r in rgbs}
-    if len(sizes) > 1:
-        raise SplatsynthError(f"{cams_file}: the ground-truth views differ in size "
-                              f"({', '.join(f'{w}x{h}' for h, w, _ in sorted(sizes))}); "
-                              "one size per folder")
-    return GroundTruth(cams, np.stack(rgbs), tuple(masks))
 
 
 def score_renders(renders: Renders, gt: GroundTruth, background) -> ScoreSet:
@@ -137,15 +59,13 @@ def render_ground_truth(gaussians, sim: Similarity, gt: GroundTruth, *, backgrou
 def evaluate(prepared: Prepared, recon: Reconstruction, cfg: RunConfig | None = None
              ) -> Evaluation:
     """Collect the scores: the fit's own, the held-out view's, and ground truth's when the
-    scene folder has ``gt/orbit``."""
+    scene folder has ``gt/orbit`` (read and checked by :func:`prepare`, before the fit)."""
     cfg = cfg or RunConfig()
     fit = recon.fit
-    gt = gt_r = gt_scores = None
+    gt, gt_r, gt_scores = prepared.ground_truth, None, None
     timings = {}
-    gt_dir = prepared.path / GT_ORBIT_DIR
-    if (gt_dir / GT_CAMERA_FILES[0]).is_file():
+    if gt is not None:
         t = time.perf_counter()
-        gt = load_ground_truth(gt_dir)
         gt_r = render_ground_truth(fit.gaussians, prepared.similarity, gt,
                                    background=cfg.fit.background, method=cfg.fit.method,
                                    backend=cfg.fit.backend)

@@ -32,7 +32,8 @@ from ..metrics import ScoreSet
 from ..scene_io import read_cameras_file
 from ..scene_io.normalize import Similarity
 from ..writers.gslrm import CAMERAS_FILE, view_file_path
-from .evaluate import load_ground_truth, render_ground_truth, score_renders
+from .evaluate import render_ground_truth, score_renders
+from .ground_truth import load_ground_truth
 
 #: Pixels rendered per call of the renderer (whole views; a view larger than this goes alone):
 #: bounds render's memory whatever the number of cameras.
@@ -112,10 +113,12 @@ def render_fitted(scene_dir: str | Path, cameras_json: str | Path, out_dir: str 
 
 
 def _chunks(cams: list[Camera]):
-    """(index of the first, cameras) runs of at most :data:`RENDER_CHUNK_PIXELS` pixels."""
+    """(index of the first, cameras) runs of one image size and at most
+    :data:`RENDER_CHUNK_PIXELS` pixels."""
     first, chunk, pixels = 0, [], 0
     for i, c in enumerate(cams):
-        if chunk and pixels + c.w * c.h > RENDER_CHUNK_PIXELS:
+        if chunk and (pixels + c.w * c.h > RENDER_CHUNK_PIXELS
+                      or (c.w, c.h) != (chunk[0].w, chunk[0].h)):
             yield first, chunk
             first, chunk, pixels = i, [], 0
         chunk.append(c)
