@@ -283,3 +283,65 @@ def test_rgba_uint8_keeps_colour_straight():
     assert out.dtype == np.uint8 and out.shape == (2, 2, 4)
     np.testing.assert_array_equal(out[..., :3], 128)
     np.testing.assert_array_equal(out[..., 3], [[0, 255], [64, 191]])
+
+
+# --- output paths and the build lock -------------------------------------------------------
+
+
+def test_check_output_path(tmp_path):
+    from splatsynth.fileio import check_output_path
+
+    assert check_output_path(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"
+    assert not (tmp_path / "new").exists()  # checking creates nothing
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(SplatsynthError, match="exists and is not a folder"):
+        check_output_path(tmp_path / "f")
+    with pytest.raises(SplatsynthError, match="is a file, not a folder"):
+        check_output_path(tmp_path / "f" / "sub")
+    with pytest.raises(SplatsynthError, match="is a folder, not a file"):
+        check_output_path(tmp_path, kind="file")
+    assert check_output_path(tmp_path / "f", kind="file") == tmp_path / "f"
+    with pytest.raises(SplatsynthError, match="too long for the file system"):
+        check_output_path(tmp_path / ("n" * 250))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]  # the probe left nothing
+
+
+def test_staged_directory_merges_and_leaves_nothing_on_failure(tmp_path):
+    from splatsynth.fileio import staged_directory
+
+    final = tmp_path / "out"
+    with staged_directory(final) as tmp:
+        (tmp / "images").mkdir()
+        (tmp / "images" / "a.png").write_text("1")
+    assert (final / "images" / "a.png").read_text() == "1"
+    (final / "mine.txt").write_text("kept")
+    with pytest.raises(RuntimeError), staged_directory(final) as tmp:
+        (tmp / "images").mkdir()
+        (tmp / "images" / "a.png").write_text("half")
+        raise RuntimeError
+    assert (final / "images" / "a.png").read_text() == "1"
+    with staged_directory(final) as tmp:
+        (tmp / "b.txt").write_text("2")
+    assert sorted(p.name for p in final.iterdir()) == ["b.txt", "images", "mine.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_build_lock_tells_a_live_build_from_a_killed_one(tmp_path):
+    from splatsynth.fileio import BUILD_LOCK, is_being_built
+
+    code = textwrap.dedent(f"""
+        import sys, time
+        from splatsynth.fileio import new_temp_directory
+        print(new_temp_directory({str(tmp_path / "scene")!r}), flush=True)
+        time.sleep(60)
+    """)
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        tmp = Path(p.stdout.readline().strip())
+        assert tmp.name.startswith(".tmp-scene-") and (tmp / BUILD_LOCK).is_file()
+        assert is_being_built(tmp) is True
+    finally:
+        p.kill()  # SIGKILL: the OS releases the lock
+        p.wait()
+    assert is_being_built(tmp) is False
+    assert is_being_built(tmp_path) is None  # no lock file: go by age

@@ -13,13 +13,13 @@ import yaml
 from splatsynth.batch.config import BatchConfig
 from splatsynth.cameras import OrbitConfig
 from splatsynth.cli import main
-from splatsynth.config import OutputConfig, load_config
+from splatsynth.config import CheckConfig, OutputConfig, load_config
 from splatsynth.errors import SplatsynthError
 from splatsynth.fit.config import FitConfig
 from splatsynth.scene_io.normalize import NormalizeConfig
 
 SECTIONS = {c.section: c for c in (FitConfig, OrbitConfig, NormalizeConfig, OutputConfig,
-                                   BatchConfig)}
+                                   CheckConfig, BatchConfig)}
 
 # knob, a bad value, the rule the message states
 BAD = [
@@ -79,16 +79,19 @@ BAD = [
     ("batch.workers", -1, ">= 0"),
     ("batch.threads", 0, ">= 1"),
     ("batch.ray", " ", "'auto', 'local' or a cluster address"),
-    ("batch.retry_lr_factor", 0.0, "in (0, 1]"),
-    ("batch.explode_distance", 0.0, "> 0"),
-    ("batch.explode_scale", -1.0, "> 0"),
-    ("batch.max_exploded_fraction", 1.0, "in [0, 1)"),
+    ("check.retry_lr_factor", 0.0, "in (0, 1]"),
+    ("check.explode_distance", 0.0, "> 0"),
+    ("check.explode_scale", -1.0, "> 0"),
+    ("check.max_exploded_fraction", 1.0, "in [0, 1)"),
+    ("check.max_median_distance", 0.0, "> 0"),
+    ("check.min_train_iou", 1.5, "in [0, 1]"),
+    ("orbit.size", 9000, "at most 8192 (the largest square image splatsynth renders)"),
     ("batch.min_holdout_iou", 1.5, "in [0, 1]"),
     ("batch.scene_timeout", 0.0, "> 0"),
     ("batch.summary_every", -1.0, ">= 0"),
 ]
 # numeric knobs whose every finite value makes sense
-NO_RANGE = {"batch.min_holdout_psnr_masked"}
+NO_RANGE = {"batch.min_holdout_psnr_masked", "check.min_train_psnr_masked"}
 IDS = [f"{k}={v}" for k, v, _ in BAD]
 
 

@@ -27,7 +27,7 @@ ALLOWED = {
     "report": {"writers", "cameras", "errors"},
     "fit": {"cameras", "gaussians", "render", "losses", "metrics", "optim", "scene_io",
             "errors", "threads", "knobs"},
-    "training": {"cameras", "errors", "writers"},
+    "training": {"cameras", "errors", "writers", "scene_io"},
     "config": {"cameras", "fit", "scene_io", "writers", "errors", "knobs"},
     "pipeline": {"cameras", "config", "errors", "fit", "gaussians", "metrics", "scene_io",
                  "writers", "report", "demo", "render"},

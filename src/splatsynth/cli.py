@@ -23,7 +23,7 @@ import tyro
 from .batch.config import BatchConfig
 from .cameras.orbits import OrbitConfig
 from .config import RunConfig, load_config
-from .errors import SplatsynthError
+from .errors import SplatsynthError, printable
 from .ingest.config import IngestConfig
 
 _Pos = tyro.conf.Positional
@@ -108,14 +108,15 @@ class OrbitArgs:
 def cmd_orbit(argv: Sequence[str]) -> int:
     a = _parse(OrbitArgs, argv, "orbit")
     from .cameras import cameras_to_json, mvdiffusion_cameras
-    from .fileio import atomic_write_json
+    from .fileio import atomic_write_json, check_output_path
 
+    check_output_path(a.out, kind="file", what="cameras file")
     if a.mvdiffusion:
         cams = mvdiffusion_cameras(a.orbit.distance, a.orbit.size, a.orbit.focal)
     else:
         cams = a.orbit.cameras()
     atomic_write_json(a.out, cameras_to_json(cams))
-    print(f"wrote {len(cams)} cameras to {a.out}")
+    print(printable(f"wrote {len(cams)} cameras to {a.out}"))
     return 0
 
 
@@ -134,11 +135,11 @@ def cmd_check(argv: Sequence[str]) -> int:
 
     problems = check_scene(a.scene)
     if problems:
-        print(f"{a.scene}: {len(problems)} problem(s)", file=sys.stderr)
+        print(printable(f"{a.scene}: {len(problems)} problem(s)"), file=sys.stderr)
         for p in problems:
-            print(f"  - {p}", file=sys.stderr)
+            print(printable(f"  - {p}"), file=sys.stderr)
         return 1
-    print(f"{a.scene}: ok")
+    print(printable(f"{a.scene}: ok"))
     return 0
 
 
@@ -178,7 +179,7 @@ def cmd_import(argv: Sequence[str]) -> int:
     elif a.image_size is not None:
         raise SplatsynthError("--image-size applies to dannce only")
     out = import_scene(a.format, a.src, a.out, **opts)
-    print(f"wrote scene {out}")
+    print(printable(f"wrote scene {out}"))
     return 0
 
 
@@ -255,7 +256,7 @@ def cmd_demo(argv: Sequence[str]) -> int:
 
     t = time.perf_counter()
     scene_dir, outcome = run_demo(a.out, a.cfg, force=a.force)
-    print(f"demo scene: {scene_dir}")
+    print(printable(f"demo scene: {scene_dir}"))
     print(format_outcome(outcome))
     print(f"  (demo total {time.perf_counter() - t:.1f} s)")
     return 0
@@ -306,7 +307,7 @@ def cmd_render(argv: Sequence[str]) -> int:
     from .pipeline import render_fitted
 
     n = render_fitted(a.scene_dir, a.cameras, a.out, depth=a.depth)
-    print(f"rendered {n} views to {a.out}")
+    print(printable(f"rendered {n} views to {a.out}"))
     return 0
 
 
@@ -327,8 +328,15 @@ def cmd_eval(argv: Sequence[str]) -> int:
     from .pipeline import evaluate_fitted
 
     scores, path = evaluate_fitted(a.scene_dir, a.gt, a.out)
-    print(format_scores(scores))
-    print(f"scores written to {path}")
+    print(printable(format_scores(scores)))
+    unscored = [v.view for v in scores.per_view if v.scores.iou != v.scores.iou]
+    if unscored and len(unscored) < len(scores.per_view):
+        print(printable(f"note: {len(unscored)} ground-truth image(s) without alpha, whose "
+                        f"silhouette (IoU, masked PSNR) is not scored: {', '.join(unscored)}"))
+    elif unscored:
+        print("note: no ground-truth image has alpha: IoU is not scored and masked PSNR is over "
+              "the whole frame")
+    print(printable(f"scores written to {path}"))
     return 0
 
 
@@ -336,12 +344,18 @@ def cmd_eval(argv: Sequence[str]) -> int:
 def format_outcome(o) -> str:
     """Where a scene's outputs went and its headline metrics (a ``SceneOutcome``)."""
     if o.status == "skipped":
-        return f"{o.scene_id}: already finished at {o.scene_dir} (use --force to redo)"
+        return printable(f"{o.scene_id}: already finished at {o.scene_dir} (use --force to "
+                         "redo)")
     m = o.metrics
     tr = m.train_mean
     lines = [f"{o.scene_id}: dataset written to {o.scene_dir}",
              f"  input views   PSNR {tr.psnr:.2f} dB, masked {tr.psnr_masked:.2f} dB, "
              f"SSIM {tr.ssim:.3f}, IoU {tr.iou:.3f}"]
+    if o.check is not None:
+        lines.append(f"  fit check     passed: {o.check.summary()}")
+    if o.retried:
+        knobs = ", ".join(f"{k}={v:g}" for k, v in o.retry_setting.items())
+        lines.append(f"  retried       with a safer setting ({knobs}) after: {o.first_error}")
     if m.holdout is not None:
         h = m.holdout.scores
         lines.append(f"  held-out view PSNR masked {h.psnr_masked:.2f} dB, IoU {h.iou:.3f} "
@@ -355,7 +369,7 @@ def format_outcome(o) -> str:
     if o.contact_sheet:
         lines.append(f"  contact sheet {o.contact_sheet}")
     lines.append(f"  report        {o.scene_dir / 'report.json'}")
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def format_scores(scores) -> str:
@@ -411,7 +425,7 @@ def cmd_mix(argv: Sequence[str]) -> int:
     a = _parse(MixArgs, argv, "mix")
     from .training import check_mix
 
-    print(check_mix(a.config))
+    print(printable(check_mix(a.config)))
     return 0
 
 
@@ -457,13 +471,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[name][0](rest)
     except SplatsynthError as e:
-        print(f"splatsynth {name}: error: {e}", file=sys.stderr)
+        print(printable(f"splatsynth {name}: error: {e}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"splatsynth {name}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # output piped into `head` and the like
-        return 0
+    except MemoryError:
+        print(f"splatsynth {name}: error: out of memory", file=sys.stderr)
+        return 1
+    except OSError as e:
+        if isinstance(e, BrokenPipeError):  # output piped into `head` and the like
+            return 0
+        # The environment failed under us (disk full, a folder gone, permissions changed):
+        # the OS's message names the file.
+        print(printable(f"splatsynth {name}: error: {e}"), file=sys.stderr)
+        return 1
 
 
 def _entry() -> None:

@@ -65,6 +65,53 @@ class OutputConfig(Knobs):
 
 
 @dataclass(frozen=True)
+class CheckConfig(Knobs):
+    """The post-fit check: a fit is measured before anything is written, retried once with a
+    safer setting when it fails, and the scene fails (nothing written or listed) when the retry
+    fails too. Distances and sizes are in subject radii (normalize.radius); limits were set from
+    measured good and broken fits (bench/RESULTS.md, "Post-fit check")."""
+
+    section = "check"
+
+    min_train_psnr_masked: float | None = 15.0
+    """Floor on the masked PSNR (dB) of every training view: the worst input view, re-rendered,
+    must reach it; null disables it. Measured (bench/check_fit.py): good fits' worst view 20.6
+    dB and up at 256-512 px and 300-1000 steps (14.6-18.3 dB for 80-150-step test fits at 64-96
+    px), broken fits' 10.8 dB and below (--fit.iterations 1, --fit.lr_feature 100, a view fitted
+    to another view's mask, images of noise, mirrored masks, exploded fits)."""
+    min_train_iou: float | None = 0.8
+    """Floor on the silhouette IoU of every training view (scenes with masks); null disables
+    it. Measured: good fits' worst view 0.96 and up (0.87-0.95 for 80-150-step test fits),
+    broken ones 0.77 and below (--fit.iterations 1, --fit.lr_opacity 100, another view's or a
+    mirrored mask, exploded fits)."""
+    max_median_distance: float = 2.0
+    """Largest median distance of the Gaussians from the subject's centre. Measured: 0.53-0.75
+    for good fits, 52-110 for fits whose Gaussians flew away (--fit.lr_position 1 or 20)."""
+    explode_distance: float = 10.0
+    """A Gaussian whose centre is farther than this from the subject's centre exploded (the
+    orbit cameras sit at 2.7)."""
+    explode_scale: float = 2.0
+    """A Gaussian larger than this exploded (larger than the subject)."""
+    max_exploded_fraction: float = 0.01
+    """The fit fails when more than this share of its Gaussians exploded (any NaN/inf parameter
+    always fails it)."""
+    retry: bool = True
+    """Retry a fit that diverged or failed the check once with a safer setting:
+    fit.lr_position and fit.lr_scaling times check.retry_lr_factor, and fit.seed + 1."""
+    retry_lr_factor: float = 0.5
+    """Factor applied to fit.lr_position and fit.lr_scaling on the retry."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._within("min_train_iou", 0, 1)
+        self._positive("max_median_distance")
+        self._positive("explode_distance")
+        self._positive("explode_scale")
+        self._check("max_exploded_fraction", 0 <= self.max_exploded_fraction < 1, "in [0, 1)")
+        self._check("retry_lr_factor", 0 < self.retry_lr_factor <= 1, "in (0, 1]")
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything one scene's run depends on (`splatsynth run`, `demo` and `batch`)."""
 
@@ -72,6 +119,7 @@ class RunConfig:
     orbit: OrbitConfig = field(default_factory=OrbitConfig)
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    check: CheckConfig = field(default_factory=CheckConfig)
 
 
 def config_to_dict(cfg: Any) -> dict:

@@ -8,6 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+def printable(text: str, *, newlines: bool = True) -> str:
+    """``text`` with control characters escaped (``\\x00``, ``\\x1b``; also newlines and tabs
+    unless ``newlines``), so a file name cannot garble or drive the terminal it is printed on.
+    """
+    keep = "\n\t" if newlines else ""
+    return "".join(ch if (ch in keep or not (ord(ch) < 32 or 127 <= ord(ch) < 160))
+                   else repr(ch)[1:-1] for ch in text)
+
+
 class SplatsynthError(Exception):
     """An error caused by the user's input or environment, with a message fit to print."""
 
@@ -20,7 +29,7 @@ class Problem:
     what: str
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.what}"
+        return f"{printable(self.where, newlines=False)}: {self.what}"
 
 
 @dataclass
@@ -39,10 +48,36 @@ class SceneError(SplatsynthError):
         return "\n".join(lines)
 
 
-class FitDiverged(SplatsynthError):
-    """A fit left every sane range (NaN/inf, or Gaussians blown up or flown away).
+class FitFailed(SplatsynthError):
+    """A fit that cannot be written: it diverged (:class:`FitDiverged`) or failed the post-fit
+    check (:class:`FitRejected`). ``run``, ``demo`` and ``batch`` retry such a fit once with a
+    safer setting before the scene fails.
 
-    Callers that run many scenes retry once with safer settings (smaller steps, another seed).
+    Attributes:
+        scene: the scene id.
+        retried: whether the safer retry ran (and failed too).
+        retry_setting: the retry's changed knobs by dotted name.
+        first_error: the first attempt's error, when retried.
+    """
+
+    def __init__(self, message: str, *, scene: str = "") -> None:
+        super().__init__(message)
+        self.scene = scene
+        self.retried = False
+        self.retry_setting: dict = {}
+        self.first_error = ""
+
+    def after_retry(self, setting: dict, first_error: str) -> FitFailed:
+        """Record that this is the safer retry's failure (the message says so too)."""
+        self.retried, self.retry_setting, self.first_error = True, dict(setting), first_error
+        knobs = ", ".join(f"{k}={v:g}" for k, v in setting.items())
+        self.args = (f"{self.args[0]}\n  (this was the retry with a safer setting, {knobs}; "
+                     f"the first fit: {first_error})",)
+        return self
+
+
+class FitDiverged(FitFailed):
+    """A fit left every sane range (NaN/inf, or Gaussians blown up or flown away).
 
     Attributes:
         scene: the scene id.
@@ -50,6 +85,18 @@ class FitDiverged(SplatsynthError):
     """
 
     def __init__(self, message: str, *, scene: str = "", step: int = 0) -> None:
-        super().__init__(message)
-        self.scene = scene
+        super().__init__(message, scene=scene)
         self.step = step
+
+
+class FitRejected(FitFailed):
+    """A fit failed the post-fit check (Gaussians outside the scene, training views below the
+    quality floors).
+
+    Attributes:
+        check: the check's numbers and reasons (the ``check`` block of ``report.json``).
+    """
+
+    def __init__(self, message: str, *, scene: str = "", check: dict | None = None) -> None:
+        super().__init__(message, scene=scene)
+        self.check = dict(check or {})

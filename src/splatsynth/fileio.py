@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SplatsynthError
+from .errors import SplatsynthError, printable
 
 #: Prefix of folders under construction, and of old folders being replaced.
 TMP_PREFIX = ".tmp-"
@@ -162,8 +162,9 @@ def read_list_file(list_file: PathLike, *, what: str = "the list") -> list[Path]
     relative paths are taken from the list file's folder so a dataset can move as a whole.
 
     Raises:
-        SplatsynthError: the file cannot be read; the message names it and says ``what`` it
-            is: ``"<file>: cannot read <what> (<reason>)"``.
+        SplatsynthError: the file cannot be read, or a line holds a control character (a NUL
+            would be cut short by the OS); the message names it and says ``what`` it is:
+            ``"<file>: cannot read <what> (<reason>)"``.
     """
     list_file = Path(list_file).absolute()
     try:
@@ -172,10 +173,13 @@ def read_list_file(list_file: PathLike, *, what: str = "the list") -> list[Path]
         reason = getattr(e, "strerror", None) or e
         raise SplatsynthError(f"{list_file}: cannot read {what} ({reason})") from e
     out = []
-    for line in text.splitlines():
+    for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in line):
+            raise SplatsynthError(f"{list_file}: line {n} holds a control character "
+                                  f"({printable(line[:80])}); one path per line")
         p = Path(line).expanduser()
         out.append(p if p.is_absolute() else list_file.parent / p)
     return out
@@ -186,21 +190,144 @@ def write_list_file(path: PathLike, entries: Iterable[PathLike]) -> Path:
     return atomic_write_text(path, "".join(f"{os.fspath(e)}\n" for e in entries))
 
 
+# --- output paths --------------------------------------------------------------------------
+
+#: Characters the hidden temporary siblings add to a name (``.tmp-<name>-<8 hex>``, and
+#: ``.<name>.<random>.tmp`` for files), which must still fit the file system's name limit.
+TEMP_NAME_EXTRA = 16
+#: Room left under an output folder for the relative paths written inside it
+#: (``images/.cam_000.png.<random>.tmp``, ``mvdiffusion/<scene_id>/...``).
+INNER_PATH_ROOM = 64
+
+
+def check_output_path(path: PathLike, *, kind: str = "folder", what: str = "output folder"
+                      ) -> Path:
+    """Refuse an output path that cannot be written, before any work starts.
+
+    The path may exist (as a folder, or as a file for ``kind="file"``) or not yet; its nearest
+    existing parent must be a folder that this process can create entries in (probed by making
+    and removing a hidden folder there, which also catches read-only file systems), and every
+    name along it, with the temporary sibling's extra characters, must fit the file system's
+    limits. Nothing is left behind.
+
+    Args:
+        path: the folder (or file) to be written.
+        kind: ``"folder"`` or ``"file"``.
+        what: what it is, for the message (``"--out"``, ``"scene folder"`` ...).
+    Returns:
+        ``path`` as an absolute Path.
+    Raises:
+        SplatsynthError: naming the path and the reason.
+    """
+    p = Path(os.path.abspath(os.fspath(path)))
+    if "\0" in str(p):
+        raise SplatsynthError(f"{what} {printable(str(p))}: the path contains a NUL character")
+    if p.exists() or p.is_symlink():
+        if kind == "folder" and not p.is_dir():
+            raise SplatsynthError(f"{what} {p}: exists and is not a folder")
+        if kind == "file" and p.is_dir():
+            raise SplatsynthError(f"{what} {p}: is a folder, not a file")
+    parent = p if p.is_dir() else p.parent
+    while not parent.exists() and not parent.is_symlink() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise SplatsynthError(f"{what} {p}: {parent} is a file, not a folder")
+    try:
+        name_max = os.pathconf(parent, "PC_NAME_MAX")
+        path_max = os.pathconf(parent, "PC_PATH_MAX")
+    except (OSError, ValueError, AttributeError):  # no pathconf (Windows) or no answer
+        name_max, path_max = 255, 4096
+    for part in p.relative_to(parent).parts or (p.name,):
+        if len(os.fsencode(part)) + TEMP_NAME_EXTRA > name_max:
+            raise SplatsynthError(f"{what} {p}: the name {part[:40]}... is too long for the file "
+                                  f"system ({len(os.fsencode(part))} bytes; at most "
+                                  f"{name_max - TEMP_NAME_EXTRA} here)")
+    if len(os.fsencode(str(p))) + INNER_PATH_ROOM > path_max:
+        raise SplatsynthError(f"{what} {str(p)[:60]}...: the path is too long"
+                              f" ({len(os.fsencode(str(p)))} bytes; at most "
+                              f"{path_max - INNER_PATH_ROOM} here)")
+    try:
+        probe = tempfile.mkdtemp(prefix=".splatsynth-probe-", dir=parent)
+        os.rmdir(probe)
+    except OSError as e:
+        raise SplatsynthError(f"{what} {p}: cannot write in {parent} "
+                              f"({e.strerror or e})") from e
+    return p
+
+
 # --- folders -------------------------------------------------------------------------------
+
+
+#: A file in every folder under construction, locked (``flock``) by the process building it
+#: for as long as it builds: a cleaner tells a live build (locked) from the debris of a killed
+#: one (unlocked; the OS releases the lock of a dead process, even after SIGKILL).
+BUILD_LOCK = ".building"
+_build_locks: dict[str, int] = {}
 
 
 def new_temp_directory(final: PathLike) -> Path:
     """Create an empty hidden folder beside ``final`` to build it in, ``.tmp-<name>-<random>``
-    (parent folders are created).
+    (parent folders are created), holding its :data:`BUILD_LOCK` until it is committed or
+    discarded.
 
     For builders that commit at a moment of their choosing: fill it, then
-    :func:`swap_directory` it onto ``final`` or delete it. :func:`atomic_directory` does both.
+    :func:`swap_directory` it onto ``final`` or :func:`discard_temp_directory` it.
+    :func:`atomic_directory` does both.
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f"{TMP_PREFIX}{final.name}-{secrets.token_hex(4)}"
     tmp.mkdir()
+    _hold_build_lock(tmp)
     return tmp
+
+
+def _hold_build_lock(tmp: Path) -> None:
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock; cleaners go by age alone
+        return
+    # Locked under a private name, then renamed: a visible lock file is always a held one.
+    private = tmp / f"{BUILD_LOCK}.{secrets.token_hex(4)}"
+    fd = os.open(private, os.O_CREAT | os.O_RDWR, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.rename(private, tmp / BUILD_LOCK)
+    _build_locks[str(tmp)] = fd
+
+
+def _release_build_lock(tmp: Path) -> None:
+    """Remove ``tmp``'s lock file (before ``tmp`` becomes a finished folder) and let go."""
+    fd = _build_locks.pop(str(tmp), None)
+    if fd is not None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp / BUILD_LOCK)
+        os.close(fd)
+
+
+def discard_temp_directory(tmp: PathLike) -> None:
+    """Delete a folder from :func:`new_temp_directory` that will not be committed."""
+    _release_build_lock(Path(tmp))
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def is_being_built(folder: PathLike) -> bool | None:
+    """Whether a temporary folder is still being built by a live process: True (its lock is
+    held), False (its lock file is there but free: the builder died), None (no lock file:
+    made by a version without locks, or no locks on this platform; go by its age)."""
+    lock = Path(folder) / BUILD_LOCK
+    try:
+        import fcntl
+
+        fd = os.open(lock, os.O_RDONLY)
+    except (ImportError, OSError):
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing also releases the lock if we took it
+    return False
 
 
 @contextlib.contextmanager
@@ -229,8 +356,33 @@ def atomic_directory(final: PathLike, *, force: bool = False,
         yield tmp
         swap_directory(tmp, final, force=force, is_finished=finished)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        discard_temp_directory(tmp)
         raise
+
+
+@contextlib.contextmanager
+def staged_directory(final: PathLike) -> Iterator[Path]:
+    """Build files in a hidden temporary sibling of ``final``, then move them into ``final``.
+
+    Unlike :func:`atomic_directory`, an existing ``final`` is kept and the new files are
+    merged into it (replacing files of the same name), as a command writing into a folder the
+    user named does; a failure leaves ``final`` as it was and deletes the temporary folder.
+    """
+    final = Path(final)
+    tmp = new_temp_directory(final)
+    try:
+        yield tmp
+        _release_build_lock(tmp)
+        if not final.exists():
+            os.rename(tmp, final)
+            return
+        for src in sorted(tmp.rglob("*")):
+            if src.is_file():
+                dst = final / src.relative_to(tmp)
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(src, dst)
+    finally:
+        discard_temp_directory(tmp)
 
 
 def swap_directory(tmp: PathLike, final: PathLike, *, force: bool = True,
@@ -243,6 +395,7 @@ def swap_directory(tmp: PathLike, final: PathLike, *, force: bool = True,
     """
     tmp, final = Path(tmp), Path(final)
     finished = is_finished or (lambda p: p.exists())
+    _release_build_lock(tmp)  # the lock file must not end up in the finished folder
     try:
         os.rename(tmp, final)  # fails with ENOTEMPTY/EEXIST if final exists (POSIX)
         return final

@@ -149,9 +149,10 @@ def test_rerun_gate_then_fix(first_run, tmp_path: Path, base_scenes) -> None:
     # list; the diverging one fails again, now without a retry.
     img = base_scenes[0] / "images" / "view_000.png"
     shutil.copy(img, scenes_dir / "broken" / "images" / "view_000.png")
+    no_retry = replace(_diverging(cfg), check=replace(cfg.check, retry=False))
     s = run_batch(scenes, out, cfg, replace(gate, workers=0, skip_failed=False,
-                                            retry_diverged=False, min_holdout_psnr_masked=None),
-                  per_scene={"wild": _diverging(cfg)})
+                                            min_holdout_psnr_masked=None),
+                  per_scene={"wild": no_retry})
     assert (s.done, s.skipped, s.failed, s.quarantined) == (1, 2, 1, 0)
     fails = _jsonl(out / "failures.jsonl")
     assert [(f["scene_id"], f["retried"]) for f in fails] == [("wild", False)]
@@ -163,22 +164,23 @@ def test_rerun_gate_then_fix(first_run, tmp_path: Path, base_scenes) -> None:
 
 
 def test_retry_with_safer_setting_recovers(tmp_path: Path, base_scenes, monkeypatch) -> None:
-    """A scene that diverges once is refitted with the safer setting and passes."""
-    import splatsynth.pipeline as pipeline
+    """A scene whose fit diverges once is refitted with the safer setting (the pipeline's one
+    retry policy) and passes; the batch records the retry."""
+    import splatsynth.pipeline.check as check
     from splatsynth.errors import FitDiverged
 
-    real = pipeline.run_scene
+    real = check.reconstruct
     calls: list[float] = []
 
-    def diverge_once(scene, out, cfg, **kw):
+    def diverge_once(prepared, cfg, **kw):
         calls.append(cfg.fit.lr_position)
         if len(calls) == 1:
             # the fit's own error on a NaN loss
             raise FitDiverged("scene s: the fit diverged at step 5 (loss is nan)", scene="s",
                               step=5)
-        return real(scene, out, cfg, **kw)
+        return real(prepared, cfg, **kw)
 
-    monkeypatch.setattr(pipeline, "run_scene", diverge_once)
+    monkeypatch.setattr(check, "reconstruct", diverge_once)
     scene = copy_scene(base_scenes[0], tmp_path / "s")
     cfg = tiny_config(holdout=False)
     s = run_batch([scene], tmp_path / "out", cfg, BatchConfig(workers=0, progress=False))
@@ -187,5 +189,8 @@ def test_retry_with_safer_setting_recovers(tmp_path: Path, base_scenes, monkeypa
     rep = json.loads((tmp_path / "out" / "s" / "report.json").read_text())
     assert rep["config"]["fit"]["lr_position"] == pytest.approx(cfg.fit.lr_position * 0.5)
     assert rep["config"]["fit"]["seed"] == cfg.fit.seed + 1
+    assert rep["retry"]["setting"]["fit.seed"] == cfg.fit.seed + 1
+    assert "diverged at step 5" in rep["retry"]["first_error"]
+    assert rep["check"]["passed"] is True
     assert s.rows[0]["retried"] is True
     assert (tmp_path / "out" / "failures.jsonl").read_text() == ""

@@ -1,59 +1,12 @@
-"""The divergence check, the quality gate and the safer retry setting (no fitting)."""
+"""The quality gate (no fitting; the post-fit check is tested in tests/pipeline/test_check.py)."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import replace
-
 import pytest
-import torch
 
 from splatsynth.batch import BatchConfig
-from splatsynth.batch.gate import (
-    check_gate_config,
-    check_gaussians,
-    gate_reasons,
-    quarantine_entry,
-)
-from splatsynth.batch.runner import safer_config
-from splatsynth.config import RunConfig
-from splatsynth.errors import FitDiverged, SplatsynthError
-
-
-def _gaussians(n: int = 200, seed: int = 0):
-    g = torch.Generator().manual_seed(seed)
-    means = torch.randn(n, 3, generator=g) * 0.5
-    log_scales = torch.full((n, 3), math.log(0.03))
-    return means, log_scales, torch.zeros(n), torch.rand(n, 4, 3, generator=g)
-
-
-def test_healthy_fit_passes() -> None:
-    check_gaussians(*_gaussians(), BatchConfig(), scene_id="ok")
-
-
-def test_nan_is_divergence() -> None:
-    m, s, o, c = _gaussians()
-    c[7, 0, 1] = float("nan")
-    with pytest.raises(FitDiverged, match="1 of 200 Gaussians have NaN/inf"):
-        check_gaussians(m, s, o, c, BatchConfig(), scene_id="x")
-
-
-def test_exploding_fraction_threshold() -> None:
-    cfg = BatchConfig(max_exploded_fraction=0.01)
-    m, s, o, c = _gaussians()
-    m[:2] = 50.0  # 1% flung away: tolerated (MCMC relocates stragglers)
-    check_gaussians(m, s, o, c, cfg)
-    s[2, 1] = math.log(5.0)  # one more, too large: 1.5% > 1%
-    with pytest.raises(FitDiverged, match=r"3 of 200 .* 2 far, 1 large"):
-        check_gaussians(m, s, o, c, cfg)
-
-
-def test_divergence_is_a_typed_user_error() -> None:
-    m, s, o, c = _gaussians()
-    m[:] = float("inf")
-    with pytest.raises(FitDiverged) as info:
-        check_gaussians(m, s, o, c, BatchConfig(), scene_id="far")
-    assert isinstance(info.value, SplatsynthError) and info.value.scene == "far"
+from splatsynth.batch.gate import check_gate_config, gate_reasons, quarantine_entry
+from splatsynth.errors import SplatsynthError
 
 
 def _report(psnr, iou):
@@ -88,23 +41,9 @@ def test_gate_requires_holdout() -> None:
     check_gate_config(BatchConfig(), holdout_enabled=False)
 
 
-def test_safer_config() -> None:
-    cfg = RunConfig()
-    cfg = replace(cfg, fit=replace(cfg.fit, lr_position=2e-3, lr_scaling=4e-3, seed=5))
-    safer, changed = safer_config(cfg, 0.5)
-    assert safer.fit.lr_position == pytest.approx(1e-3)
-    assert safer.fit.lr_scaling == pytest.approx(2e-3)
-    assert safer.fit.seed == 6
-    assert changed == {"fit.lr_position": safer.fit.lr_position,
-                       "fit.lr_scaling": safer.fit.lr_scaling, "fit.seed": 6}
-    assert safer.fit.iterations == cfg.fit.iterations
-
-
 def test_batch_config_validation() -> None:
     # every knob's range: tests/test_knobs.py
-    for bad in (dict(workers=-1), dict(threads=0), dict(retry_lr_factor=0.0),
-                dict(max_exploded_fraction=1.0), dict(explode_scale=float("inf")),
-                dict(scene_timeout=0.0), dict(ray=" ")):
+    for bad in (dict(workers=-1), dict(threads=0), dict(scene_timeout=0.0), dict(ray=" ")):
         with pytest.raises(SplatsynthError, match="^batch[.]"):
             BatchConfig(**bad)
     assert BatchConfig(workers=2, threads=None).threads_per_scene() >= 1

@@ -2,7 +2,6 @@
 
 import json
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ from splatsynth.scene_io.normalize import Similarity
 
 @pytest.fixture(scope="module")
 def run_cfg(tiny_fit_config):
-    return RunConfig(fit=replace(tiny_fit_config, iterations=80),
+    return RunConfig(fit=tiny_fit_config,
                      orbit=OrbitConfig(views=8, size=128),
                      output=OutputConfig(mvdiffusion=True, depth=True, val_ratio=0.5))
 
@@ -100,8 +99,12 @@ def test_rerun_is_a_noop_unless_forced(done, tiny_demo, run_cfg):
 def test_report_records_config_normalization_versions(done, run_cfg):
     out, outcome = done
     r = json.loads((outcome.scene_dir / "report.json").read_text())
-    assert r["config"]["fit"]["iterations"] == 80
+    assert r["config"]["fit"]["iterations"] == 150
     assert r["config"]["orbit"]["views"] == 8
+    # the post-fit check's numbers are recorded for a passing scene too
+    assert r["check"]["passed"] is True and r["check"]["worst_iou"] > 0.8
+    assert r["check"]["worst_psnr_masked"] >= r["config"]["check"]["min_train_psnr_masked"]
+    assert "retry" not in r
     assert set(r["normalization"]) >= {"scale", "R", "t"}
     assert r["versions"]["splatsynth"] and r["versions"]["torch"]
     assert r["metrics"]["ground_truth"]["mean"]["iou"] > 0.7
@@ -145,11 +148,29 @@ def test_cli_eval_on_unfinished_folder(tmp_path, capsys):
 
 
 def test_cli_demo_shrunk(tmp_path, capsys):
+    # 20 steps score far below the post-fit check's floors, which are for real fits
     code = main(["demo", "--out", str(tmp_path), "--fit.iterations", "20",
                  "--fit.num_gaussians", "2000", "--orbit.views", "4", "--orbit.size", "64",
-                 "--fit.no_progress"])
+                 "--fit.no_progress", "--check.min_train_psnr_masked", "5",
+                 "--check.min_train_iou", "0.3"])
     out = capsys.readouterr().out
-    assert code == 0
+    assert code == 0, capsys.readouterr().err
+    assert "fit check     passed" in out
     assert "ground truth" in out and "contact sheet" in out
     assert (tmp_path / "dataset" / "toy_mouse" / "report.json").is_file()
     assert (tmp_path / "dataset" / "data_gslrm_train.txt").is_file()
+
+
+def test_render_cameras_of_different_sizes_with_depth(done, tiny_demo, tmp_path):
+    out, outcome = done
+    frames = json.loads((tiny_demo / "gt" / "orbit" / "opencv_cameras.json").read_text())
+    a, b = frames["frames"][0], dict(frames["frames"][1])
+    b.update(w=b["w"] // 2, h=b["h"] // 2, fx=b["fx"] / 2, fy=b["fy"] / 2, cx=b["cx"] / 2,
+             cy=b["cy"] / 2)
+    cams = tmp_path / "cams.json"
+    cams.write_text(json.dumps({"frames": [a, b]}))
+    assert render_fitted(outcome.scene_dir, cams, tmp_path / "r", depth=True) == 2
+    sizes = [Image.open(tmp_path / "r" / "images" / f"cam_00{i}.png").size for i in (0, 1)]
+    assert sizes == [(a["w"], a["h"]), (b["w"], b["h"])]
+    assert np.load(tmp_path / "r" / "depth" / "cam_001.npy").shape == (b["h"], b["w"])
+    assert not list(tmp_path.glob(".tmp-*"))

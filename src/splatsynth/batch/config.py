@@ -11,7 +11,8 @@ from ..knobs import Knobs
 
 @dataclass(frozen=True)
 class BatchConfig(Knobs):
-    """Parallelism, failure handling and the quality gate of ``splatsynth batch``."""
+    """Parallelism, failure handling and the quality gate of ``splatsynth batch`` (the post-fit
+    check and its safer retry are the scene's, ``check.*``, shared with ``splatsynth run``)."""
 
     # Named batch.<knob> in errors and summary.json; on the command line the flags have no
     # prefix (--workers).
@@ -28,19 +29,6 @@ class BatchConfig(Knobs):
     (RAY_ADDRESS or `ray start` on this machine), "local" starts a private Ray instance here,
     anything else is a cluster address (e.g. ray://head:10001). OUT must be on a file system
     every node can write. Needs the `splatsynth[ray]` extra."""
-    retry_diverged: bool = True
-    """Retry a scene whose fit diverged (NaN/inf loss or exploding Gaussians) once with a safer
-    setting: fit.lr_position and fit.lr_scaling times --retry_lr_factor, and fit.seed + 1."""
-    retry_lr_factor: float = 0.5
-    """Factor applied to fit.lr_position and fit.lr_scaling on the retry of a diverged scene."""
-    explode_distance: float = 10.0
-    """A Gaussian whose centre is farther than this from the origin counts as exploded
-    (canonical frame: the subject has radius ~1, the orbit cameras sit at 2.7)."""
-    explode_scale: float = 2.0
-    """A Gaussian with a scale above this counts as exploded (larger than the subject)."""
-    max_exploded_fraction: float = 0.01
-    """A fit diverged when more than this fraction of its Gaussians exploded (any NaN/inf
-    parameter always counts as divergence)."""
     min_holdout_psnr_masked: float | None = None
     """Quality gate: quarantine scenes whose leave-one-view-out masked PSNR (dB) is below this.
     Any gate threshold needs --output.holdout (the held-out score is what it reads)."""
@@ -63,10 +51,6 @@ class BatchConfig(Knobs):
         self._at_least("threads", 1)
         self._check("ray", self.ray is None or bool(self.ray.strip()),
                     "'auto', 'local' or a cluster address")
-        self._check("retry_lr_factor", 0 < self.retry_lr_factor <= 1, "in (0, 1]")
-        self._positive("explode_distance")
-        self._positive("explode_scale")
-        self._check("max_exploded_fraction", 0 <= self.max_exploded_fraction < 1, "in [0, 1)")
         self._within("min_holdout_iou", 0, 1)
         self._positive("scene_timeout")
         self._at_least("summary_every", 0)

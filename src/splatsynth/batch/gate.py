@@ -1,14 +1,12 @@
-"""Keeping bad reconstructions out: the divergence check on a fit, and the quality gate.
+"""Keeping weak reconstructions out of the lists: the quality gate.
 
-Two different questions:
-
-- *Did the fit blow up?* (:func:`check_gaussians`) -- non-finite parameters, or many Gaussians
-  flung far away or grown larger than the subject. Such a fit is treated like a NaN loss: the
-  scene is retried once with a safer setting, and recorded as failed if it blows up again.
-- *Is the reconstruction good enough to train on?* (:func:`gate_reasons`) -- the
-  leave-one-view-out score: a second fit without one input view, scored on that view (masked
-  PSNR and silhouette IoU; ``output.holdout``). A scene below a threshold stays on disk but is
-  listed in ``OUT/quarantine.jsonl`` and left out of the train/val lists.
+A fit that blew up or never learned the subject does not get this far: the pipeline's post-fit
+check (:mod:`splatsynth.pipeline.check`, the same for ``run`` and ``batch``) retries it once and
+then fails the scene with nothing written. The gate asks the next question, *is a written
+reconstruction good enough to train on?* (:func:`gate_reasons`) -- the leave-one-view-out
+score: a second fit without one input view, scored on that view (masked PSNR and silhouette
+IoU; ``output.holdout``). A scene below a threshold stays on disk but is listed in
+``OUT/quarantine.jsonl`` and left out of the train/val lists.
 
 The gate reads only held-out scores. Scores on the training views say little about novel views
 (a fit can reproduce six inputs and still be wrong in between), so a configured gate requires
@@ -21,45 +19,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..errors import FitDiverged, SplatsynthError
+from ..errors import SplatsynthError
 from .config import BatchConfig
-
-
-def check_gaussians(means: Any, log_scales: Any, opacity_logits: Any, sh: Any,
-                    cfg: BatchConfig, *, scene_id: str = "") -> None:
-    """Raise :class:`~splatsynth.errors.FitDiverged` when a fitted set of Gaussians has blown up.
-
-    Args:
-        means: [N, 3] centres in the canonical frame (torch tensor or numpy array).
-        log_scales: [N, 3] log-scales.
-        opacity_logits: [N] or [N, 1] opacity logits.
-        sh: [N, K, 3] SH coefficients.
-        cfg: thresholds ``explode_distance``, ``explode_scale``, ``max_exploded_fraction``.
-        scene_id: named in the message.
-    """
-    import torch
-
-    t = [torch.as_tensor(x).detach().float() for x in (means, log_scales, opacity_logits, sh)]
-    m, ls, op, c = t
-    n = int(m.shape[0])
-    if n == 0:
-        raise FitDiverged(f"scene {scene_id}: the fit diverged (no Gaussians left)",
-                          scene=scene_id)
-    finite = (torch.isfinite(m).all(1) & torch.isfinite(ls).all(1)
-              & torch.isfinite(op.reshape(n, -1)).all(1) & torch.isfinite(c.reshape(n, -1)).all(1))
-    bad = int((~finite).sum())
-    if bad:
-        raise FitDiverged(f"scene {scene_id}: the fit diverged ({bad} of {n} Gaussians have "
-                          f"NaN/inf parameters)", scene=scene_id)
-    far = m.norm(dim=1) > cfg.explode_distance
-    big = ls.max(dim=1).values > math.log(cfg.explode_scale)
-    exploded = int((far | big).sum())
-    if exploded > cfg.max_exploded_fraction * n:
-        raise FitDiverged(
-            f"scene {scene_id}: the fit diverged (exploding Gaussians: {exploded} of {n} are "
-            f"farther than {cfg.explode_distance:g} from the origin or larger than "
-            f"{cfg.explode_scale:g}; {int(far.sum())} far, {int(big.sum())} large)",
-            scene=scene_id)
 
 
 def _num(x: Any) -> float:

@@ -9,9 +9,10 @@ and running the same command again therefore yields the scenes a clean run would
 Work splits in two:
 
 - the *worker* side (:func:`process_scene`), run in a local process, a Ray task or inline:
-  runs ``run_scene`` (under the thread share its backend set) with the divergence check,
-  retries once with a safer setting, and turns every outcome -- success, invalid scene,
-  divergence, any exception -- into a :class:`SceneResult`. Workers write only their scene folders.
+  runs ``run_scene`` (under the thread share its backend set), whose post-fit check and one
+  safer retry are those of ``splatsynth run``, and turns every outcome -- success, invalid
+  scene, divergence, a failed check, any exception -- into a :class:`SceneResult`. Workers
+  write only their scene folders.
 - the *parent* side (:func:`run_batch`): discovers what is left, hands out tasks, and alone
   writes ``failures.jsonl``, ``quarantine.jsonl``, the lists and the summary.
 """
@@ -30,19 +31,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..config import RunConfig, config_to_dict
-from ..errors import FitDiverged, SceneError, SplatsynthError
-from ..fileio import read_jsonl, write_jsonl
+from ..errors import FitFailed, FitRejected, SceneError, SplatsynthError, printable
+from ..fileio import check_output_path, read_jsonl, write_jsonl
 from ..metrics import SceneMetrics
 from ..writers.atomic import check_scene_id, clean_stale_temps, is_scene_finished
 from ..writers.lists import finished_scene_dirs, update_lists
 from .config import BatchConfig
 from .discover import check_unique_ids, scene_id_of
-from .gate import (
-    check_gate_config,
-    check_gaussians,
-    gate_reasons,
-    quarantine_entry,
-)
+from .gate import check_gate_config, gate_reasons, quarantine_entry
 from .summary import (
     FAILURES_FILE,
     QUARANTINE_FILE,
@@ -53,7 +49,8 @@ from .summary import (
     write_summary,
 )
 
-Reason = Literal["invalid scene", "diverged", "error", "worker died", "timeout"]
+Reason = Literal["invalid scene", "diverged", "failed check", "error", "worker died",
+                 "timeout"]
 _LOCK_FILE = ".batch.lock"
 
 
@@ -70,7 +67,7 @@ class SceneTask:
     run_cfg: RunConfig
     """How to fit it."""
     batch_cfg: BatchConfig
-    """Retry and divergence settings."""
+    """The batch's settings."""
     threads: int
     """numba/torch threads for this scene."""
 
@@ -86,7 +83,7 @@ class SceneResult:
     retried: bool = False
     retry_setting: dict = field(default_factory=dict)
     stage: str = ""
-    """Where it failed: validate | fit | run | worker."""
+    """Where it failed: validate | fit | check | run | worker."""
     reason: str = ""
     """Short category (see ``Reason``)."""
     error: str = ""
@@ -99,6 +96,8 @@ class SceneResult:
     pid: int = 0
     threads: dict = field(default_factory=dict)
     """numba and torch thread counts the scene ran with."""
+    check: dict = field(default_factory=dict)
+    """The post-fit check's numbers of a fit that failed it."""
 
     def failure_record(self) -> dict:
         """The ``failures.jsonl`` line of a failed scene."""
@@ -110,33 +109,17 @@ class SceneResult:
         if self.retried:
             rec["retry_setting"] = self.retry_setting
             rec["first_error"] = self.first_error
+        if self.check:
+            rec["check"] = self.check
         return rec
 
 
 # --- worker side ---------------------------------------------------------------------------
 
 
-def safer_config(cfg: RunConfig, factor: float) -> tuple[RunConfig, dict]:
-    """The retry setting of a diverged scene: smaller position/scale steps, another seed.
-
-    Returns:
-        The new config and the changed knobs by dotted name (recorded in failures/summary).
-    """
-    fit = replace(cfg.fit, lr_position=cfg.fit.lr_position * factor,
-                  lr_scaling=cfg.fit.lr_scaling * factor, seed=cfg.fit.seed + 1)
-    changed = {"fit.lr_position": fit.lr_position, "fit.lr_scaling": fit.lr_scaling,
-               "fit.seed": fit.seed}
-    return replace(cfg, fit=fit), changed
-
-
-def _first_line(e: BaseException) -> str:
-    s = str(e).strip()
-    return s or type(e).__name__
-
-
 def process_scene(task: SceneTask) -> SceneResult:
-    """Run one scene with divergence detection and one safer retry; never raises
-    (except KeyboardInterrupt/SystemExit), so a bad scene cannot stop a worker.
+    """Run one scene (``run_scene``: the post-fit check and its one safer retry included);
+    never raises (except KeyboardInterrupt/SystemExit), so a bad scene cannot stop a worker.
     """
     import numba
     import torch
@@ -147,42 +130,37 @@ def process_scene(task: SceneTask) -> SceneResult:
     res = SceneResult(task.scene, task.scene_id, "failed", host=socket.gethostname(),
                       pid=os.getpid(), threads={"numba": numba.get_num_threads(),
                                                 "torch": torch.get_num_threads()})
-    bcfg = task.batch_cfg
     # Workers share a terminal: per-scene fit bars would interleave; the parent reports.
     cfg = replace(task.run_cfg, fit=replace(task.run_cfg.fit, progress=False))
-
-    def check_fit(result: Any) -> None:
-        g = result.gaussians
-        check_gaussians(g.means, g.log_scales, g.opacity_logits, g.sh, bcfg,
-                        scene_id=task.scene_id)
-
-    for attempt in (0, 1):
-        try:
-            outcome = run_scene(task.scene, task.out, cfg, scene_id=task.scene_id,
-                                update_list=False, check_fit=check_fit)
-        except SceneError as e:
-            res.stage, res.reason, res.error = "validate", "invalid scene", str(e)
-            res.exception = type(e).__name__
-        except FitDiverged as e:
-            res.exception = type(e).__name__
-            if attempt == 0 and bcfg.retry_diverged:
-                cfg, res.retry_setting = safer_config(cfg, bcfg.retry_lr_factor)
-                res.retried, res.first_error = True, _first_line(e)
-                continue
-            res.stage, res.reason, res.error = "fit", "diverged", _first_line(e)
-        except SplatsynthError as e:
-            res.exception = type(e).__name__
-            res.stage, res.reason, res.error = "run", "error", str(e)
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as e:  # a bug or a library error: record it with its traceback
-            res.stage, res.reason = "run", "error"
-            res.exception = type(e).__name__
-            res.error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}"
+    try:
+        outcome = run_scene(task.scene, task.out, cfg, scene_id=task.scene_id,
+                            update_list=False)
+    except SceneError as e:
+        res.stage, res.reason, res.error = "validate", "invalid scene", str(e)
+        res.exception = type(e).__name__
+    except FitFailed as e:
+        res.exception = type(e).__name__
+        res.retried, res.retry_setting, res.first_error = (e.retried, e.retry_setting,
+                                                           e.first_error)
+        if isinstance(e, FitRejected):
+            res.stage, res.reason, res.error, res.check = "check", "failed check", str(e), e.check
         else:
-            res.status = "done" if outcome.status == "done" else "skipped"
-            res.metrics = outcome.metrics
-        break
+            res.stage, res.reason, res.error = "fit", "diverged", str(e).strip()
+    except SplatsynthError as e:
+        res.exception = type(e).__name__
+        res.stage, res.reason, res.error = "run", "error", str(e)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:  # a bug or a library error: record it with its traceback
+        res.stage, res.reason = "run", "error"
+        res.exception = type(e).__name__
+        res.error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}"
+    else:
+        res.status = "done" if outcome.status == "done" else "skipped"
+        res.metrics = outcome.metrics
+        res.retried, res.retry_setting, res.first_error = (outcome.retried,
+                                                           outcome.retry_setting,
+                                                           outcome.first_error)
     res.seconds = time.perf_counter() - t0
     return res
 
@@ -284,9 +262,9 @@ class _Ledger:
         if sid not in self.reports:
             try:
                 self.reports[sid] = read_report(self.out / sid)
-            except (OSError, ValueError) as e:
+            except SplatsynthError as e:
                 self.reports[sid] = {}
-                reasons = [f"unreadable report.json ({e})"]
+                reasons = [f"unusable report.json ({e})"]
                 self.quarantine[sid] = {"scene_id": sid, "reason": reasons[0]}
                 return reasons
         reasons = gate_reasons(self.reports[sid], self.cfg)
@@ -371,7 +349,7 @@ def batch_main(inputs: Sequence[str | Path], out: str | Path, run_cfg: RunConfig
                               "text files listing them)")
     scenes = discover_scenes(inputs)
     summary = run_batch(scenes, out, run_cfg, batch_cfg)
-    print(summary.format())
+    print(printable(summary.format()))
     return summary.exit_code
 
 
@@ -407,7 +385,7 @@ def run_batch(scenes: Sequence[str | Path], out: str | Path, run_cfg: RunConfig 
     scenes = [Path(s).resolve() for s in scenes]
     check_unique_ids(scenes)
     ids = [scene_id_of(s) for s in scenes]
-    out = Path(out).resolve()
+    out = check_output_path(out, what="batch output folder").resolve()
     out.mkdir(parents=True, exist_ok=True)
 
     with _batch_lock(out):
@@ -417,20 +395,25 @@ def run_batch(scenes: Sequence[str | Path], out: str | Path, run_cfg: RunConfig 
         led = _Ledger(out, run_cfg, cfg, ids)
         tasks: list[SceneTask] = []
         threads = cfg.threads_per_scene()
+        counts = {"finished": 0, "failed earlier": 0, "invalid": 0}
         for scene, sid in zip(scenes, ids):
             try:
                 check_scene_id(sid)
+                check_output_path(out / sid, what="scene output folder")
             except SplatsynthError as e:
                 led.status[sid] = "failed"
+                counts["invalid"] += 1
                 led.failures[sid] = SceneResult(str(scene), sid, "failed", stage="validate",
                                                 reason="invalid scene", error=str(e),
                                                 exception=type(e).__name__).failure_record()
                 continue
             if is_scene_finished(out, sid):
                 led.status[sid] = "skipped"
+                counts["finished"] += 1
                 led.clear_failure(sid)
             elif cfg.skip_failed and sid in led.failures:
                 led.status[sid] = "failed"
+                counts["failed earlier"] += 1
             else:
                 led.clear_failure(sid)
                 tasks.append(SceneTask(str(scene), sid, str(out), per_scene.get(sid, run_cfg),
@@ -445,8 +428,13 @@ def run_batch(scenes: Sequence[str | Path], out: str | Path, run_cfg: RunConfig 
         bar = tqdm(total=n, initial=n - len(tasks), unit="scene", desc="batch",
                    disable=not cfg.progress, dynamic_ncols=True)
         say = log or bar.write
-        say(f"batch: {n} scene(s), {n - len(tasks)} already finished or skipped, "
-            f"{len(tasks)} to run" + (f" on {backend.describe()}" if backend else ""))
+        parts = [f"{counts['finished']} already finished"]
+        if counts["failed earlier"]:
+            parts.append(f"{counts['failed earlier']} skipped (failed earlier; --skip_failed)")
+        if counts["invalid"]:
+            parts.append(f"{counts['invalid']} invalid (see {FAILURES_FILE})")
+        parts.append(f"{len(tasks)} to run" + (f" on {backend.describe()}" if backend else ""))
+        say(printable(f"batch: {n} scene(s): {', '.join(parts)}"))
         done_count = n - len(tasks)
         try:
             if backend is not None:
@@ -465,7 +453,7 @@ def run_batch(scenes: Sequence[str | Path], out: str | Path, run_cfg: RunConfig 
                         led.reports.pop(r.scene_id, None)
                         gate = led.judge(r.scene_id)
                         lists = led.refresh_lists()
-                    say(_status_line(done_count, n, r, gate))
+                    say(printable(_status_line(done_count, n, r, gate)))
                     bar.update(1)
                     html = time.monotonic() - led.t_html > cfg.summary_every
                     if html:

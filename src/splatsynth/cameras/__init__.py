@@ -1,8 +1,11 @@
 """Cameras: the OpenCV pinhole type, converters in pairs, look-at and orbit layouts."""
 
 from .camera import (
+    MAX_IMAGE_PIXELS,
+    MAX_IMAGE_SIDE,
     Camera,
     c2w_from_w2c,
+    image_size_problem,
     intrinsics_matrix,
     look_at_w2c,
     opencv_c2w_from_opengl_c2w,
@@ -26,5 +29,5 @@ __all__ = [
     "opengl_c2w_from_opencv_c2w", "look_at_w2c", "intrinsics_matrix", "OrbitConfig",
     "orbit_cameras", "mvdiffusion_cameras", "rig_ring", "camera_on_sphere", "cameras_to_json",
     "FACELIFT_FOCAL_512", "MVDIFFUSION_AZIMUTHS_DEG", "rotation_from_quat_wxyz",
-    "quat_wxyz_from_rotation",
+    "quat_wxyz_from_rotation", "MAX_IMAGE_SIDE", "MAX_IMAGE_PIXELS", "image_size_problem",
 ]

@@ -13,6 +13,22 @@ from typing import Any
 
 import numpy as np
 
+#: The largest image any command reads or renders, per side and in pixels (a 16384 x 4096
+#: panorama passes, 8192 x 8192 is the largest square). Renders hold several float32 values per
+#: pixel, so a 30000 x 30000 camera would ask for tens of GB before the first pixel is drawn;
+#: the limit is checked wherever a camera or an image comes in, before anything is allocated.
+MAX_IMAGE_SIDE = 16384
+MAX_IMAGE_PIXELS = 8192 * 8192
+
+
+def image_size_problem(w: int, h: int) -> str | None:
+    """Why an image of ``w`` x ``h`` pixels is too large for splatsynth, or None."""
+    if w > MAX_IMAGE_SIDE or h > MAX_IMAGE_SIDE or w * h > MAX_IMAGE_PIXELS:
+        return (f"{w}x{h} is larger than the {MAX_IMAGE_SIDE} pixels per side and "
+                f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels splatsynth reads or renders "
+                "(downscale the images and their intrinsics)")
+    return None
+
 
 @dataclass(frozen=True, eq=False)
 class Camera:

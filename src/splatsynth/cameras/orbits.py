@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..knobs import Knobs
-from .camera import Camera, look_at_w2c
+from .camera import Camera, image_size_problem, look_at_w2c
 
 #: FaceLift's GS-LRM focal length at 512 x 512 (a 50 degree field of view, as Blender wrote it).
 FACELIFT_FOCAL_512 = 548.9937744140625
@@ -44,6 +44,8 @@ class OrbitConfig(Knobs):
         super().__post_init__()
         self._at_least("views", 1)
         self._at_least("size", 1)
+        self._check("size", image_size_problem(self.size, self.size) is None,
+                    "at most 8192 (the largest square image splatsynth renders)")
         self._positive("distance")
         self._positive("focal")
         # at +-90 degrees every camera looks along the up axis and has no defined roll

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SceneError, SplatsynthError
-from ..fileio import read_jsonl
+from ..fileio import check_output_path, read_jsonl
 from .checks import check_area_jump
 from .config import IngestConfig
 from .formats import read_recording
@@ -106,6 +106,7 @@ def ingest(fmt: str, src: str | Path, out: str | Path, cfg: IngestConfig | None 
     """
     cfg = cfg or IngestConfig()
     t0 = time.perf_counter()
+    out = check_output_path(out, what="scenes folder")  # before hours of decoding
     rec = read_recording(fmt, src, name)
     if not _SAFE_NAME.match(rec.name):
         raise SplatsynthError(f"{rec.path}: recording name {rec.name!r} cannot name a folder "
@@ -113,7 +114,6 @@ def ingest(fmt: str, src: str | Path, out: str | Path, cfg: IngestConfig | None 
     n = rec.check()
     frames = cfg.select(n, str(rec.path))
     method = mask_method(rec, cfg)
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     remove_stale(out, rec.name)
     summary = IngestSummary(rec.name, out, method, selected=len(frames))

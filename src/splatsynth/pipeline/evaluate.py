@@ -3,42 +3,15 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 
-import numpy as np
-
-from ..cameras import Camera
 from ..config import RunConfig
-from ..errors import SplatsynthError
 from ..fit import Renders, render_cameras
 from ..metrics import SceneMetrics, ScoreSet, ViewScores, score_view
-from ..scene_io import read_cameras_file
-from ..scene_io.images import read_image
 from ..scene_io.normalize import Similarity
+from .ground_truth import GroundTruth
 from .prepare import Prepared
 from .reconstruct import Reconstruction
-
-#: Where a scene folder may ship ground-truth novel views (the demo and benchmark scenes do).
-GT_ORBIT_DIR = Path("gt") / "orbit"
-#: The cameras file of a ground-truth folder, first match wins.
-GT_CAMERA_FILES = ("opencv_cameras.json", "cameras.json")
-
-
-@dataclass(frozen=True)
-class GroundTruth:
-    """Reference views in the input world frame.
-
-    Attributes:
-        cameras: C cameras (``file_path`` names each image).
-        rgb: [C, H, W, 3] straight colour.
-        mask: [C, H, W] alpha of the images, or None when any image has none (the scores then
-            skip the silhouette).
-    """
-
-    cameras: list[Camera]
-    rgb: np.ndarray
-    mask: np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -58,37 +31,22 @@ class Evaluation:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def load_ground_truth(gt_dir: str | Path) -> GroundTruth:
-    """Read a ground-truth folder: ``opencv_cameras.json`` (or ``cameras.json``) + images.
-
-    Raises:
-        SplatsynthError: no cameras file, a bad camera, a missing or unreadable image, or an
-            image whose size differs from its camera (each naming the file).
-    """
-    gt_dir = Path(gt_dir)
-    cams_file = next((gt_dir / n for n in GT_CAMERA_FILES if (gt_dir / n).is_file()), None)
-    if cams_file is None:
-        raise SplatsynthError(f"{gt_dir}: no {' or '.join(GT_CAMERA_FILES)}")
-    cams = read_cameras_file(cams_file)
-    rgbs, masks = [], []
-    for c in cams:
-        rgb, alpha = read_image(gt_dir / c.file_path)
-        if rgb.shape[:2] != (c.h, c.w):
-            raise SplatsynthError(f"{gt_dir / c.file_path}: image is {rgb.shape[1]}x"
-                                  f"{rgb.shape[0]} but its camera says {c.w}x{c.h}")
-        rgbs.append(rgb)
-        masks.append(alpha)
-    has_mask = all(m is not None for m in masks)
-    return GroundTruth(cams, np.stack(rgbs), np.stack(masks) if has_mask else None)
-
-
 def score_renders(renders: Renders, gt: GroundTruth, background) -> ScoreSet:
-    """Scores of renders [C, ...] against the ground truth's C views."""
-    return ScoreSet(tuple(
-        ViewScores(cam.file_path, score_view(renders.rgb[k], renders.alpha[k], gt.rgb[k],
-                                             None if gt.mask is None else gt.mask[k],
-                                             background))
-        for k, cam in enumerate(gt.cameras)))
+    """Scores of renders [C, ...] against the ground truth's C views.
+
+    A view whose image has no alpha while others have one is scored on what it can be: PSNR
+    and SSIM; its masked PSNR and IoU are NaN (left out of the means) rather than a whole-frame
+    number mixed into the masked mean. When no image has alpha, masked PSNR is over the whole
+    frame as :func:`~splatsynth.metrics.score_view` says.
+    """
+    some_masks = any(m is not None for m in gt.mask)
+    out = []
+    for k, cam in enumerate(gt.cameras):
+        s = score_view(renders.rgb[k], renders.alpha[k], gt.rgb[k], gt.mask[k], background)
+        if gt.mask[k] is None and some_masks:
+            s = replace(s, psnr_masked=float("nan"), iou=float("nan"))
+        out.append(ViewScores(str(cam.file_path), s))
+    return ScoreSet(tuple(out))
 
 
 def render_ground_truth(gaussians, sim: Similarity, gt: GroundTruth, *, background,
@@ -101,15 +59,13 @@ def render_ground_truth(gaussians, sim: Similarity, gt: GroundTruth, *, backgrou
 def evaluate(prepared: Prepared, recon: Reconstruction, cfg: RunConfig | None = None
              ) -> Evaluation:
     """Collect the scores: the fit's own, the held-out view's, and ground truth's when the
-    scene folder has ``gt/orbit``."""
+    scene folder has ``gt/orbit`` (read and checked by :func:`prepare`, before the fit)."""
     cfg = cfg or RunConfig()
     fit = recon.fit
-    gt = gt_r = gt_scores = None
+    gt, gt_r, gt_scores = prepared.ground_truth, None, None
     timings = {}
-    gt_dir = prepared.path / GT_ORBIT_DIR
-    if (gt_dir / GT_CAMERA_FILES[0]).is_file():
+    if gt is not None:
         t = time.perf_counter()
-        gt = load_ground_truth(gt_dir)
         gt_r = render_ground_truth(fit.gaussians, prepared.similarity, gt,
                                    background=cfg.fit.background, method=cfg.fit.method,
                                    backend=cfg.fit.backend)

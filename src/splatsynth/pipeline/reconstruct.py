@@ -38,8 +38,9 @@ def reconstruct(prepared: Prepared, cfg: RunConfig | None = None, *,
     Args:
         prepared: from :func:`~splatsynth.pipeline.prepare`.
         cfg: the run configuration.
-        check_fit: called with the main fit before anything else happens; raising there
-            aborts the scene (``batch`` checks for exploding Gaussians).
+        check_fit: called with the main fit before anything else happens (before the held-out
+            fit); raising there aborts the scene (the post-fit check,
+            :func:`~splatsynth.pipeline.check.reconstruct_checked`).
     Raises:
         FitDiverged: the fit left every sane range.
     """

@@ -18,14 +18,21 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..config import RunConfig, config_to_dict
-from ..fileio import OLD_PREFIX, new_temp_directory, rgba_uint8, swap_directory, write_png
+from ..fileio import (
+    OLD_PREFIX,
+    discard_temp_directory,
+    new_temp_directory,
+    rgba_uint8,
+    swap_directory,
+    write_png,
+)
 from ..gaussians import write_ply
 from ..writers import (
     project_keypoints,
@@ -35,6 +42,7 @@ from ..writers import (
     write_keypoints_json,
 )
 from ..writers.mvdiffusion import mvdiffusion_scene_dir, write_mvdiffusion_views
+from .check import FitCheck
 from .evaluate import Evaluation
 from .prepare import Prepared
 from .reconstruct import Reconstruction
@@ -43,13 +51,21 @@ from .render import Rendered
 
 @dataclass(frozen=True)
 class SceneProducts:
-    """Everything the writers may draw on."""
+    """Everything the writers may draw on.
+
+    Attributes:
+        check: the post-fit check's numbers (``report.json`` ``check``).
+        retry: ``{"setting": {...}, "first_error": ...}`` when the first fit failed and the
+            scene was fitted again with a safer setting (``report.json`` ``retry``).
+    """
 
     prepared: Prepared
     recon: Reconstruction
     rendered: Rendered
     evaluation: Evaluation
     cfg: RunConfig
+    check: FitCheck | None = None
+    retry: dict[str, Any] | None = field(default=None)
 
     @property
     def background(self) -> tuple[float, float, float]:
@@ -108,7 +124,7 @@ def scene_commit(out_root: Path, scene_id: str, *, force: bool = False
         if moved:
             shutil.rmtree(mv_final, ignore_errors=True)
         elif folders is not None and folders._mv is not None:
-            shutil.rmtree(folders._mv, ignore_errors=True)
+            discard_temp_directory(folders._mv)
         if old is not None:
             old.rename(mv_final)
         raise
@@ -187,7 +203,7 @@ def write_contact_sheet(f: SceneFolders, p: SceneProducts) -> str:
     gt, gt_r = ev.ground_truth, ev.gt_renders
     if gt is not None and gt_r is not None:
         gstep = max(1, len(gt.cameras) // 8)
-        gts = [_composite(gt.rgb[k], None if gt.mask is None else gt.mask[k], bg)
+        gts = [_composite(gt.rgb[k], gt.mask[k], bg)
                for k in range(0, len(gt.cameras), gstep)]
         rows.append(("ground truth", gts))
         rows.append(("render at GT cameras", list(gt_r.rgb[::gstep])))
@@ -302,5 +318,6 @@ def write_scene_report(scene_dir: Path, p: SceneProducts, timings: dict[str, flo
                      "has_masks": scene.has_masks, "has_keypoints": scene.has_keypoints,
                      "fit_timings": fit.timings, "history": fit.history[-1:],
                      "host": platform.node()},
-        outputs=outputs)
+        outputs=outputs, check=None if p.check is None else p.check.to_json(),
+        retry=p.retry)
     return write_report(scene_dir, report)

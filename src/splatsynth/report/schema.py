@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import SplatsynthError
 from ..fileio import atomic_write_json, to_jsonable
 from ..writers.atomic import FINISHED_MARKER
 
@@ -60,6 +61,8 @@ def build_report(scene_id: str, *, metrics: Mapping[str, Any] | None = None,
                  pose_deltas: Sequence[Any] | None = None,
                  scene_input: Mapping[str, Any] | None = None,
                  outputs: Mapping[str, Any] | None = None,
+                 check: Mapping[str, Any] | None = None,
+                 retry: Mapping[str, Any] | None = None,
                  extra: Mapping[str, Any] | None = None,
                  created: datetime | None = None) -> dict[str, Any]:
     """Assemble a ``report.json`` document (see ``docs/report.md``).
@@ -79,6 +82,9 @@ def build_report(scene_id: str, *, metrics: Mapping[str, Any] | None = None,
         pose_deltas: per input view, e.g. ``{"file_path", "rotation_deg", "translation"}``.
         scene_input: where the scene came from, e.g. ``{"path": .., "views": 6}``.
         outputs: relative paths of written files (the writers' manifests).
+        check: the post-fit check's numbers and verdict (``pipeline.FitCheck.to_json``).
+        retry: ``{"setting": {dotted knob: value}, "first_error": str}`` when the first fit
+            failed and the scene was fitted again with a safer setting.
         extra: anything else, stored under ``"extra"``.
         created: timestamp; default now (UTC).
     Returns:
@@ -100,6 +106,10 @@ def build_report(scene_id: str, *, metrics: Mapping[str, Any] | None = None,
         "outputs": dict(outputs or {}),
         "versions": software_versions(),
     }
+    if check is not None:
+        report["check"] = dict(check)
+    if retry is not None:
+        report["retry"] = dict(retry)
     if extra:
         report["extra"] = dict(extra)
     return to_jsonable(report)
@@ -114,5 +124,58 @@ def write_report(scene_dir: str | os.PathLike[str], report: Mapping[str, Any]) -
 
 
 def read_report(scene_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load a scene's ``report.json``."""
-    return json.loads((Path(scene_dir) / REPORT_FILE).read_text())
+    """Load and check a scene's ``report.json`` (the input contract for reports).
+
+    Checks what readers rely on: a JSON object with an integer ``schema_version`` this
+    version can read, a string ``scene_id``, objects where objects belong, and, when present,
+    ``config.fit.method`` a string and ``config.fit.background`` three numbers in [0, 1].
+
+    Raises:
+        SplatsynthError: naming the file and every problem found.
+    """
+    path = Path(scene_dir) / REPORT_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise SplatsynthError(f"{path}: missing (not a finished scene folder)") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise SplatsynthError(f"{path}: unreadable ({getattr(e, 'strerror', None) or e})") from e
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise SplatsynthError(f"{path}: malformed JSON at line {e.lineno}, column {e.colno}: "
+                              f"{e.msg}") from e
+    problems = report_problems(doc)
+    if problems:
+        raise SplatsynthError(f"{path}: not a usable report: " + "; ".join(problems))
+    return doc
+
+
+def report_problems(doc: Any) -> list[str]:
+    """Everything wrong with a ``report.json`` document (empty when it is usable)."""
+    if not isinstance(doc, dict):
+        return [f"expected a JSON object, got {type(doc).__name__}"]
+    out = []
+    v = doc.get("schema_version")
+    if isinstance(v, bool) or not isinstance(v, int):
+        out.append(f"schema_version must be an integer, got {v!r}")
+    elif not 1 <= v <= SCHEMA_VERSION:
+        out.append(f"schema_version {v} is not one this splatsynth reads (1..{SCHEMA_VERSION})")
+    if not isinstance(doc.get("scene_id"), str):
+        out.append(f"scene_id must be a string, got {doc.get('scene_id')!r}")
+    for key in ("metrics", "timings", "config", "normalization", "input", "outputs"):
+        if key in doc and not isinstance(doc[key], dict):
+            out.append(f"{key} must be an object, got {type(doc[key]).__name__}")
+    fit = doc.get("config", {}).get("fit", {}) if isinstance(doc.get("config"), dict) else {}
+    if not isinstance(fit, dict):
+        out.append("config.fit must be an object")
+        fit = {}
+    if "method" in fit and not isinstance(fit["method"], str):
+        out.append(f"config.fit.method must be a string, got {fit['method']!r}")
+    if "background" in fit:
+        bg = fit["background"]
+        if not (isinstance(bg, list) and len(bg) == 3
+                and all(isinstance(x, int | float) and not isinstance(x, bool)
+                        and 0 <= x <= 1 for x in bg)):
+            out.append(f"config.fit.background must be three numbers in [0, 1], got {bg!r}")
+    return out

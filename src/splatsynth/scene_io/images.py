@@ -3,14 +3,26 @@
 Pillow reads everything; 8-bit and 16-bit greyscale keep their full precision. Pillow has no
 16-bit colour mode, so 16-bit RGB(A) PNGs arrive at 8-bit precision (within 1/255, which the
 8-bit outputs cannot tell apart anyway).
+
+:func:`load_image` and :func:`load_mask` are the input contract every command reads images
+through: a missing file, a file that is not an image, a truncated or corrupt one, or one larger
+than :data:`~splatsynth.cameras.MAX_IMAGE_PIXELS` (checked from the header, before decoding)
+raises :class:`~splatsynth.errors.SplatsynthError` naming the file.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
+
+from ..cameras import image_size_problem
+from ..errors import SplatsynthError
+
+T = TypeVar("T")
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -74,6 +86,70 @@ def read_mask(path: str | Path) -> np.ndarray:
         if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
             return np.asarray(im.convert("RGBA"), dtype=np.float32)[..., 3] / 255.0
         return _grey(im)
+
+
+def image_file_problem(path: str | Path) -> str | None:
+    """What stops ``path`` being read as an image, from its header only (None: it opens).
+
+    Missing, not a file, not an image Pillow knows, or larger than splatsynth reads.
+    """
+    path = Path(path)
+    if not path.exists():
+        return "missing image"
+    if not path.is_file():
+        return "not a file"
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+    except Exception as e:  # Pillow raises many types  # noqa: BLE001
+        return f"unreadable image ({_reason(e)})"
+    return image_size_problem(w, h)
+
+
+def load_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`read_image` under the input contract (see the module docstring).
+
+    Raises:
+        ImageError: (a SplatsynthError) ``"<path>: <reason>"`` for a missing, unreadable,
+            truncated, corrupt or too large image.
+    """
+    return _checked(path, read_image)
+
+
+def load_mask(path: str | Path) -> np.ndarray:
+    """:func:`read_mask` under the input contract (see :func:`load_image`)."""
+    return _checked(path, read_mask)
+
+
+class ImageError(SplatsynthError):
+    """An image file that cannot be used.
+
+    Attributes:
+        path: the file.
+        reason: what is wrong with it (the message is ``"<path>: <reason>"``).
+    """
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = path, reason
+
+
+def _checked(path: str | Path, read: Callable[[Path], T]) -> T:
+    path = Path(path)
+    problem = image_file_problem(path)
+    if problem is not None:
+        raise ImageError(path, problem)
+    try:
+        return read(path)
+    except Exception as e:  # a truncated or corrupt file fails only when decoded  # noqa: BLE001
+        raise ImageError(path, f"unreadable image ({_reason(e)})") from e
+
+
+def _reason(e: BaseException) -> str:
+    # Pillow's own message for this one repeats the file's path; the caller names it once.
+    if isinstance(e, UnidentifiedImageError):
+        return "not an image format Pillow knows"
+    return str(e).strip() or type(e).__name__
 
 
 def image_size(path: str | Path) -> tuple[int, int]:

@@ -22,9 +22,11 @@ from typing import Any
 import numpy as np
 
 from ..cameras import Camera
-from ..errors import SceneError, SplatsynthError
+from ..errors import Problem, SceneError, SplatsynthError
 from ..fileio import (
     atomic_write_json,
+    check_output_path,
+    discard_temp_directory,
     new_temp_directory,
     rgba_uint8,
     swap_directory,
@@ -123,6 +125,7 @@ class SceneWriter:
 
     def __init__(self, out: str | Path, *, overwrite: bool = False) -> None:
         self.out = Path(out)
+        check_output_path(self.out, what="scene folder")
         if self.out.exists() and not overwrite:
             if not self.out.is_dir() or any(self.out.iterdir()):
                 raise SplatsynthError(f"{self.out}: already exists and is not empty "
@@ -130,6 +133,7 @@ class SceneWriter:
         self.overwrite = overwrite
         self.tmp = new_temp_directory(self.out)
         self.frames: list[dict[str, Any]] = []
+        self.sources: dict[str, str] = {}
         self.keypoints: dict[str, list] = {}
         self.keypoint_names: list[str] | None = None
         self.keypoints_3d: np.ndarray | None = None
@@ -140,12 +144,13 @@ class SceneWriter:
 
     def __exit__(self, *exc: object) -> None:
         if not self._done:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            discard_temp_directory(self.tmp)
 
     def add_view(self, camera: Camera, *, image: np.ndarray | None = None,
                  alpha: np.ndarray | None = None, mask: np.ndarray | None = None,
                  source_file: str | Path | None = None, keypoints: np.ndarray | None = None,
-                 distortion: list[float] | None = None) -> None:
+                 distortion: list[float] | None = None, source: str | Path | None = None
+                 ) -> None:
         """Add one view.
 
         Args:
@@ -158,6 +163,8 @@ class SceneWriter:
             source_file: an existing image file to copy as is.
             keypoints: [K, 3] (x, y, conf) in this view's pixels.
             distortion: [5] (k1, k2, p1, p2, k3) recorded in cameras.json.
+            source: the user's file the view was made from (default ``source_file``): errors
+                found when the folder is validated name it, not the copy being built.
         """
         fp = camera.file_path
         if fp is None or unsafe_path_reason(fp):
@@ -168,6 +175,8 @@ class SceneWriter:
         elif source_file is not None:
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source_file, dst)
+        if source is not None or source_file is not None:
+            self.sources[posixpath.normpath(fp)] = str(source or source_file)
         frame = camera.to_frame()
         if mask is not None:
             mp = posixpath.join("masks", posixpath.splitext(posixpath.basename(fp))[0] + ".png")
@@ -210,8 +219,18 @@ class SceneWriter:
         if validate:
             problems = inspect_scene(self.tmp, read_images=images).problems
             if problems:
-                raise SceneError(str(self.out), problems)
+                raise SceneError(str(self.out), [self._blame(p) for p in problems])
         # Overwriting was settled in __init__, so whatever is at `out` now is replaced.
         swap_directory(self.tmp, self.out, force=True)
         self._done = True
         return self.out
+
+    def _blame(self, p: Problem) -> Problem:
+        """A problem found in the folder being built, told in the user's terms: an image is
+        named by the file it was imported from, and no path of the temporary copy appears."""
+        where = p.where
+        src = self.sources.get(posixpath.normpath(where.split(" (")[0]))
+        if src is not None:
+            where = f"{src} (imported as {where})"
+        return Problem(where.replace(str(self.tmp), str(self.out)),
+                       p.what.replace(str(self.tmp), str(self.out)))

@@ -1,5 +1,10 @@
 """Scene-folder validation: find *every* problem, each naming the file it concerns.
 
+This module and :mod:`.images` are the input contract for cameras, images and masks: scenes,
+ground-truth folders, render cameras, imports and the training feed's datasets all read them
+through :func:`read_cameras_file` / :func:`cameras_from_doc`, :func:`file_in_folder` and
+:func:`~splatsynth.scene_io.images.load_image`, so a rule added here holds for every command.
+
 :func:`inspect_scene` parses and checks a scene folder (SPEC section 3) in one pass and keeps what
 it read, so :func:`~splatsynth.scene_io.load.load_scene` does not read the images twice;
 :func:`check_scene` returns only the problems and never raises for bad input.
@@ -10,11 +15,17 @@ for entries of ``cameras.json``):
 - ``cameras.json`` missing or malformed JSON (with line and column), or without a ``frames`` list;
   fewer than 2 views.
 - per frame: missing keys, a value that is not a number, NaN or inf anywhere, ``w``/``h`` not
-  positive integers, ``fx``/``fy`` not positive, ``w2c`` not 4x4 or its last row not
-  (0, 0, 0, 1), a rotation that is not orthonormal (``|R R^T - I| > 1e-4``) or is a
-  reflection (``det R < 0``), a malformed ``distortion`` (at most 5 numbers).
-- ``file_path`` / ``mask_path`` that is absolute or contains ``..`` (it would leave the scene
-  folder), or that resolves outside it through a symlink; duplicate ``file_path``s.
+  positive integers or larger than splatsynth reads (:data:`~splatsynth.cameras.MAX_IMAGE_SIDE`
+  per side, :data:`~splatsynth.cameras.MAX_IMAGE_PIXELS` in all), ``fx``/``fy`` not positive,
+  ``w2c`` not 4x4 or its last row not (0, 0, 0, 1), a rotation that is not orthonormal
+  (``|R R^T - I| > 1e-4``) or is a reflection (``det R < 0``), a malformed ``distortion``
+  (at most 5 numbers).
+- ``file_path`` / ``mask_path`` that is absolute, contains ``..`` (it would leave the scene
+  folder) or a control character, or that resolves outside it through a symlink; duplicate
+  ``file_path``s.
+- the rig: every camera at one point (no parallax), or two frames with the same pose; with
+  masks, a camera that does not see the subject (where the other views' silhouettes meet lies
+  behind it or projects well outside its image: a wrong pose).
 - a missing or unreadable image or mask; an image whose size differs from the frame's
   ``w`` x ``h``; a mask whose size differs from its image; an empty mask (no pixel above 0.5).
 - subject outside a view: with a mask, more than 10% of the silhouette's outline lies on the
@@ -37,9 +48,9 @@ from typing import Any
 
 import numpy as np
 
-from ..cameras import Camera
+from ..cameras import Camera, image_size_problem
 from ..errors import Problem, SplatsynthError
-from .images import read_image, read_mask
+from .images import ImageError, load_image, load_mask
 
 CAMERAS_FILE = "cameras.json"
 KEYPOINTS_FILE = "keypoints.json"
@@ -150,10 +161,13 @@ def inspect_scene(path: str | Path, *, read_images: bool = True) -> Inspection:
         insp.frames.append(fd)
 
     _check_keypoints(root, insp, seen)
+    _check_poses(insp)
     for fd in insp.frames:
         if read_images:
             _check_image_and_mask(root, fd, frames[fd.index], insp)
         _check_keypoints_inside(fd, insp)
+    if read_images:
+        _check_subject_seen(insp)
     return insp
 
 
@@ -161,8 +175,8 @@ def inspect_scene(path: str | Path, *, read_images: bool = True) -> Inspection:
 
 def read_cameras_file(path: str | Path, *, need_file_paths: bool = True) -> list[Camera]:
     """The cameras of a ``cameras.json`` / ``opencv_cameras.json`` file, each frame checked
-    exactly as a scene's are (positive focal lengths and sizes, a rigid right-handed w2c, safe
-    relative ``file_path``s), whichever command reads it.
+    exactly as a scene's are (positive focal lengths and sizes within the image-size limit, a
+    rigid right-handed w2c, safe relative ``file_path``s), whichever command reads it.
 
     Args:
         path: the JSON file (``{"frames": [{"w", "h", "fx", "fy", "cx", "cy", "w2c",
@@ -173,12 +187,37 @@ def read_cameras_file(path: str | Path, *, need_file_paths: bool = True) -> list
         SplatsynthError: listing every problem, each naming the file and the frame.
     """
     path = Path(path)
+    cams, problems = cameras_file_problems(path, need_file_paths=need_file_paths)
+    if problems:
+        lines = [f"{path}: not a usable cameras file ({len(problems)} problem(s))"]
+        raise SplatsynthError("\n".join(lines + [f"  - {p}" for p in problems]))
+    return cams
+
+
+def cameras_file_problems(path: str | Path, *, need_file_paths: bool = True
+                          ) -> tuple[list[Camera], list[Problem]]:
+    """The cameras of a cameras JSON file and every problem found in it (see
+    :func:`read_cameras_file`, which raises instead); the cameras are complete only when there
+    are no problems."""
+    path = Path(path)
     insp = Inspection(root=path.parent)
     doc = _read_json(path, str(path), insp)
+    if doc is None:
+        return [], insp.problems
+    return cameras_from_doc(doc, path, need_file_paths=need_file_paths)
+
+
+def cameras_from_doc(doc: Any, path: str | Path, *, need_file_paths: bool = True
+                     ) -> tuple[list[Camera], list[Problem]]:
+    """The cameras of a parsed cameras JSON document ``doc`` read from ``path``, and every
+    problem, by the rules of :func:`read_cameras_file` (for readers that parse the file
+    themselves, e.g. for its other keys)."""
+    path = Path(path)
+    insp = Inspection(root=path.parent)
     frames = doc.get("frames") if isinstance(doc, dict) else None
-    if doc is not None and not isinstance(frames, list):
+    if not isinstance(frames, list):
         insp.add(str(path), 'expected an object with a "frames" list')
-    elif doc is not None and not frames:
+    elif not frames:
         insp.add(str(path), "no frames")
     cams = []
     for i, frame in enumerate(frames or []):
@@ -186,15 +225,29 @@ def read_cameras_file(path: str | Path, *, need_file_paths: bool = True) -> list
                           need_file_path=need_file_paths)
         if fd is not None and fd.camera is not None:
             cams.append(fd.camera)
-    if insp.problems:
-        lines = [f"{path}: not a usable cameras file ({len(insp.problems)} problem(s))"]
-        raise SplatsynthError("\n".join(lines + [f"  - {p}" for p in insp.problems]))
-    return cams
+    return cams, insp.problems
+
+
+def file_in_folder(root: str | Path, rel: str) -> tuple[Path, str | None]:
+    """``root / rel`` for a path a file in ``root`` names, and why it may not be read (None:
+    it may): a path that is absolute, climbs out with ``..`` or leaves ``root`` through a
+    symlink is refused (the rule of scene folders, ground-truth folders and datasets alike),
+    and so is a missing file."""
+    root = Path(root)
+    reason = unsafe_path_reason(rel)
+    if reason:
+        return root, f"path {reason}"
+    path = root / rel
+    if not path.exists():
+        return path, "missing"
+    if not _inside(root, path):
+        return path, "resolves outside its folder (symlink)"
+    return path, None
 
 
 def _read_json(path: Path, name: str, insp: Inspection) -> Any | None:
     if not path.is_file():
-        insp.add(name, "missing")
+        insp.add(name, "not a file" if path.exists() else "missing")
         return None
     try:
         text = path.read_text(encoding="utf-8")
@@ -213,6 +266,8 @@ def unsafe_path_reason(p: str) -> str | None:
     safe (relative, without ``..``)."""
     if not p:
         return "is empty"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in p):
+        return "contains a control character"
     if p.startswith(("/", "\\")) or (len(p) > 1 and p[1] == ":"):
         return "is absolute (paths must be relative to the scene folder)"
     if ".." in p.replace("\\", "/").split("/"):
@@ -259,11 +314,17 @@ def _check_frame(i: int, frame: Any, root: Path, insp: Inspection, *,
     missing = [k for k in ("w", "h", *_FRAME_NUMBERS, "w2c") if k not in frame]
     if missing:
         insp.add(where, f"missing key(s): {', '.join(missing)}")
+    sizes_ok = True
     for k in ("w", "h"):
         if k in frame:
             v = frame[k]
             if not (_is_number(v) and math.isfinite(v) and float(v).is_integer() and v > 0):
                 insp.add(where, f"{k} must be a positive integer, got {v!r}")
+                sizes_ok = False
+    if sizes_ok and "w" in frame and "h" in frame:
+        too_big = image_size_problem(int(frame["w"]), int(frame["h"]))
+        if too_big:
+            insp.add(where, f"image size {too_big}")
     for k in _FRAME_NUMBERS:
         if k in frame:
             v = frame[k]
@@ -320,6 +381,94 @@ def _check_w2c(m: Any, where: str, insp: Inspection) -> np.ndarray | None:
                         "(OpenCV: x right, y down, z forward)")
         ok = False
     return a if ok else None
+
+
+# --- the rig as a whole -------------------------------------------------------------------
+
+POSE_TOL = 1e-6
+"""Two cameras whose centres lie closer than this fraction of the rig's size and whose
+rotations differ by less than this are the same viewpoint."""
+SUBJECT_MARGIN = 0.25
+"""How far outside a view (as a fraction of its size) the subject's centre may project before
+that camera counts as not seeing it."""
+_MIN_RAY_ANGLE = math.radians(2.0)
+
+
+def _check_poses(insp: Inspection) -> None:
+    """Repeated viewpoints: identical views give a fit nothing to triangulate from."""
+    fds = [fd for fd in insp.frames if fd.camera is not None]
+    if len(fds) < 2:
+        return
+    centres = np.stack([fd.camera.center for fd in fds])
+    size = float(np.linalg.norm(centres - centres.mean(0), axis=1).max())
+    if size <= POSE_TOL * max(1.0, float(np.linalg.norm(centres, axis=1).max())):
+        insp.add(CAMERAS_FILE, f"all {len(fds)} cameras sit at one point: views from a single "
+                               "centre have no parallax to reconstruct the subject from")
+        return
+    for j, b in enumerate(fds):
+        for a in fds[:j]:
+            if (np.linalg.norm(a.camera.center - b.camera.center) <= POSE_TOL * size
+                    and np.abs(a.camera.R - b.camera.R).max() <= POSE_TOL):
+                insp.add(f"{CAMERAS_FILE} frames[{b.index}] ({b.file_path})",
+                         f"the same camera pose as frames[{a.index}] ({a.file_path}): a "
+                         "repeated view adds nothing a fit can use")
+                break
+
+
+def _check_subject_seen(insp: Inspection) -> None:
+    """Cameras that do not see the subject: where the silhouettes' centroid rays meet (a
+    median over pairs of views, so one wrong camera does not move it) must lie in front of every
+    camera and project into its image (give or take :data:`SUBJECT_MARGIN`). A camera whose pose
+    is wrong fails this, though its own image shows the subject."""
+    rays = []
+    for fd in insp.frames:
+        if fd.camera is None or fd.mask is None or fd.mask.shape != (fd.camera.h, fd.camera.w):
+            continue
+        ys, xs = np.nonzero(fd.mask > MASK_THRESHOLD)
+        if not len(xs):
+            continue
+        c = fd.camera
+        d = c.R.T @ np.linalg.solve(c.K, [xs.mean() + 0.5, ys.mean() + 0.5, 1.0])
+        rays.append((fd, c.center, d / np.linalg.norm(d)))
+    points = []
+    for j in range(len(rays)):
+        for i in range(j):
+            p = _closest_point(rays[i][1], rays[i][2], rays[j][1], rays[j][2])
+            if p is not None:
+                points.append(p)
+    if len(rays) < 3 or not points:
+        return  # two views always "meet"; nothing to compare against
+    subject = np.median(np.stack(points), axis=0)
+    for fd, _, _ in rays:
+        c = fd.camera
+        x = c.R @ subject + c.t
+        where = f"{CAMERAS_FILE} frames[{fd.index}] ({fd.file_path})"
+        if x[2] <= 0:
+            insp.add(where, "the subject is behind this camera (where the other views' "
+                            "silhouettes meet): is the camera's pose right?")
+            continue
+        u, v = c.fx * x[0] / x[2] + c.cx, c.fy * x[1] / x[2] + c.cy
+        mu, mv = SUBJECT_MARGIN * c.w, SUBJECT_MARGIN * c.h
+        if not (-mu <= u <= c.w + mu and -mv <= v <= c.h + mv):
+            insp.add(where, f"the subject is not in this camera's view: where the other views' "
+                            f"silhouettes meet projects to ({u:.0f}, {v:.0f}), outside the "
+                            f"{c.w}x{c.h} image (is the camera's pose right?)")
+
+
+def _closest_point(o1: np.ndarray, d1: np.ndarray, o2: np.ndarray, d2: np.ndarray
+                   ) -> np.ndarray | None:
+    """The midpoint of the closest approach of two rays (unit directions), or None when they
+    are nearly parallel or meet behind either origin."""
+    cross = np.cross(d1, d2)
+    sin = float(np.linalg.norm(cross))
+    if sin < math.sin(_MIN_RAY_ANGLE):
+        return None
+    w = o2 - o1
+    t1 = float(np.dot(np.cross(w, d2), cross)) / sin**2
+    t2 = float(np.dot(np.cross(w, d1), cross)) / sin**2
+    if t1 <= 0 or t2 <= 0:
+        return None
+    return 0.5 * (o1 + t1 * d1 + o2 + t2 * d2)
 
 
 # --- keypoints.json ------------------------------------------------------------------------
@@ -437,9 +586,9 @@ def _check_image_and_mask(root: Path, fd: FrameData, frame: dict, insp: Inspecti
         insp.add(fp, "resolves outside the scene folder (symlink)")
         return
     try:
-        rgb, alpha = read_image(path)
-    except Exception as e:  # Pillow raises many types
-        insp.add(fp, f"unreadable image: {e}")
+        rgb, alpha = load_image(path)
+    except ImageError as e:
+        insp.add(fp, e.reason)
         return
     fd.image = rgb
     H, W = rgb.shape[:2]
@@ -462,9 +611,9 @@ def _check_image_and_mask(root: Path, fd: FrameData, frame: dict, insp: Inspecti
             insp.add(mask_file, "resolves outside the scene folder (symlink)")
             return
         try:
-            mask = read_mask(root / mask_file)
-        except Exception as e:
-            insp.add(mask_file, f"unreadable mask: {e}")
+            mask = load_mask(root / mask_file)
+        except ImageError as e:
+            insp.add(mask_file, f"mask: {e.reason}")
             return
         if mask.shape != (H, W):
             insp.add(mask_file, f"mask is {mask.shape[1]}x{mask.shape[0]} but image {fp} is "

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, get_worker_info
 
+from ..cameras import image_size_problem
 from ..errors import Problem, SceneError, SplatsynthError
 from .scenes import CAMERAS_FILE, load_view, read_list_file, read_scene_cameras
 from .views import SELECTIONS, Selection, ViewSelectionError, select_views
@@ -70,7 +71,37 @@ def _image_hw(image_size: int | Sequence[int]) -> tuple[int, int]:
     if len(hw) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) and x > 0
                                for x in hw):
         raise SplatsynthError(f"image_size {image_size!r} is not a positive int or (H, W) pair")
+    too_big = image_size_problem(hw[1], hw[0])
+    if too_big:
+        raise SplatsynthError(f"image_size {image_size!r}: {too_big}")
     return hw  # type: ignore[return-value]
+
+
+def view_settings_problems(*, num_views: object, num_input_views: object, image_size: object,
+                           background: object, selection: object,
+                           overlap_angle_deg: object) -> list[str]:
+    """Everything wrong with a dataset's item settings (empty when they are usable): the one
+    check :class:`MultiViewDataset` and a mix file (``splatsynth mix``) share, so a mix that
+    checks out also loads."""
+    out = []
+    if isinstance(num_views, bool) or not isinstance(num_views, int) or num_views < 1:
+        out.append(f"num_views must be a positive int, got {num_views!r}")
+    elif isinstance(num_input_views, bool) or not isinstance(num_input_views, int) or \
+            not 1 <= num_input_views <= num_views:
+        out.append(f"num_input_views must be in [1, num_views = {num_views}], got "
+                   f"{num_input_views!r}")
+    if selection not in SELECTIONS:
+        out.append(f"selection {selection!r} is not one of {', '.join(SELECTIONS)}")
+    if isinstance(overlap_angle_deg, bool) or not isinstance(overlap_angle_deg, int | float) \
+            or not 0 < overlap_angle_deg <= 180:
+        out.append(f"overlap_angle_deg must be in (0, 180], got {overlap_angle_deg!r}")
+    for check, value in ((_image_hw, image_size), (parse_background, background)):
+        try:
+            check(value)  # type: ignore[operator]
+        except (SplatsynthError, TypeError) as e:
+            out.append(str(e) if isinstance(e, SplatsynthError)
+                       else f"image_size {value!r} is not a positive int or (H, W) pair")
+    return out
 
 
 class MultiViewDataset(Dataset):
@@ -106,19 +137,12 @@ class MultiViewDataset(Dataset):
         super().__init__()
         self.list_file = Path(list_file).absolute()
         self.name = name if name is not None else self.list_file.stem
-        if not isinstance(num_views, int) or num_views < 1:
-            raise SplatsynthError(f"{self.name}: num_views must be a positive int, got "
-                                  f"{num_views!r}")
-        if not isinstance(num_input_views, int) or not 1 <= num_input_views <= num_views:
-            raise SplatsynthError(f"{self.name}: num_input_views must be in [1, num_views = "
-                                  f"{num_views}], got {num_input_views!r}")
-        if selection not in SELECTIONS:
-            raise SplatsynthError(f"{self.name}: selection {selection!r} is not one of "
-                                  f"{', '.join(SELECTIONS)}")
-        if not isinstance(overlap_angle_deg, int | float) or \
-                not 0 < overlap_angle_deg <= 180:
-            raise SplatsynthError(f"{self.name}: overlap_angle_deg must be in (0, 180], got "
-                                  f"{overlap_angle_deg!r}")
+        problems = view_settings_problems(num_views=num_views, num_input_views=num_input_views,
+                                          image_size=image_size, background=background,
+                                          selection=selection,
+                                          overlap_angle_deg=overlap_angle_deg)
+        if problems:
+            raise SplatsynthError(f"{self.name}: " + "; ".join(problems))
         self.num_views = num_views
         self.num_input_views = num_input_views
         self.image_hw = _image_hw(image_size)

@@ -25,9 +25,14 @@ from typing import Any
 import yaml
 
 from ..errors import Problem, SplatsynthError
-from .dataset import Background, MixedMultiViewDataset, MultiViewDataset, parse_background
+from .dataset import (
+    Background,
+    MixedMultiViewDataset,
+    MultiViewDataset,
+    view_settings_problems,
+)
 from .scenes import read_list_file, validate_scene
-from .views import SELECTIONS, Selection
+from .views import Selection
 
 
 @dataclass(frozen=True)
@@ -130,16 +135,15 @@ def _entries(raw: Any, path: Path) -> tuple[MixEntry, ...]:
 
 
 def _knob_problems(cfg: MixConfig) -> list[str]:
-    out = []
-    ints = {"num_views": cfg.num_views, "num_input_views": cfg.num_input_views, "seed": cfg.seed}
-    for k, v in ints.items():
-        if isinstance(v, bool) or not isinstance(v, int):
-            out.append(f"{k} = {v!r} is not an integer")
-    if not out and not 1 <= cfg.num_input_views <= cfg.num_views:
-        out.append(f"num_input_views = {cfg.num_input_views} must be in [1, num_views = "
-                   f"{cfg.num_views}]")
-    if cfg.selection not in SELECTIONS:
-        out.append(f"selection {cfg.selection!r} is not one of {', '.join(SELECTIONS)}")
+    """Every problem with the mix's knobs: the dataset's own checks
+    (:func:`~splatsynth.training.dataset.view_settings_problems`, so ``splatsynth mix`` refuses
+    whatever :func:`load_mix` would), then the mix's."""
+    out = view_settings_problems(num_views=cfg.num_views, num_input_views=cfg.num_input_views,
+                                 image_size=cfg.image_size, background=cfg.background,
+                                 selection=cfg.selection,
+                                 overlap_angle_deg=cfg.overlap_angle_deg)
+    if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int):
+        out.append(f"seed = {cfg.seed!r} is not an integer")
     if cfg.epoch_length is not None and (isinstance(cfg.epoch_length, bool) or
                                          not isinstance(cfg.epoch_length, int) or
                                          cfg.epoch_length < 1):
@@ -147,10 +151,6 @@ def _knob_problems(cfg: MixConfig) -> list[str]:
     for k in ("with_alpha", "strict"):
         if not isinstance(getattr(cfg, k), bool):
             out.append(f"{k} = {getattr(cfg, k)!r} is not true/false")
-    try:
-        parse_background(cfg.background)
-    except SplatsynthError as e:
-        out.append(str(e))
     return out
 
 

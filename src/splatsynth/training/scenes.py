@@ -9,7 +9,6 @@ problems name the file (and frame) and what is wrong.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +18,10 @@ from PIL import Image, UnidentifiedImageError
 from .. import fileio
 from ..cameras import Camera
 from ..errors import Problem, SceneError
+from ..scene_io.validate import cameras_from_doc, file_in_folder
 
 #: The camera file of a GS-LRM scene folder.
 CAMERAS_FILE = "opencv_cameras.json"
-_FRAME_KEYS = ("w", "h", "fx", "fy", "cx", "cy", "w2c", "file_path")
 # Modes we can turn into straight (non-premultiplied) 8-bit RGBA without losing information.
 _MODES = {"1", "L", "LA", "P", "PA", "RGB", "RGBA"}
 
@@ -58,43 +57,6 @@ class SceneCameras:
         return self.scene_dir / str(self.cameras[view].file_path)
 
 
-def _frame_problems(frame: object) -> list[str]:
-    """Everything wrong with one frame dict (empty when it is usable)."""
-    if not isinstance(frame, dict):
-        return [f"is a {type(frame).__name__}, not an object"]
-    missing = [k for k in _FRAME_KEYS if k not in frame]
-    if missing:
-        return [f"missing key(s) {', '.join(missing)}"]
-    out = []
-    for k in ("fx", "fy", "cx", "cy", "w", "h"):
-        v = frame[k]
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            out.append(f"{k} = {v!r} is not a finite number")
-    if not out:
-        if frame["w"] < 1 or frame["h"] < 1 or frame["w"] != int(frame["w"]) or \
-                frame["h"] != int(frame["h"]):
-            out.append(f"image size {frame['w']!r} x {frame['h']!r} is not a positive integer")
-        if frame["fx"] <= 0 or frame["fy"] <= 0:
-            out.append(f"focal length fx={frame['fx']}, fy={frame['fy']} is not positive")
-    if not isinstance(frame["file_path"], str) or not frame["file_path"]:
-        out.append(f"file_path {frame['file_path']!r} is not a non-empty string")
-    try:
-        w2c = np.asarray(frame["w2c"], dtype=np.float64)
-    except (TypeError, ValueError):
-        return out + ["w2c is not a 4x4 matrix of numbers"]
-    if w2c.shape != (4, 4):
-        return out + [f"w2c has shape {list(w2c.shape)}, expected [4, 4]"]
-    if not np.isfinite(w2c).all():
-        return out + ["w2c contains NaN or inf"]
-    if np.abs(w2c[3] - [0.0, 0.0, 0.0, 1.0]).max() > 1e-6:
-        out.append(f"w2c last row is {w2c[3].tolist()}, expected [0, 0, 0, 1]")
-    R = w2c[:3, :3]
-    # A loose tolerance: float32 round trips through JSON writers drift by ~1e-7.
-    if np.abs(R @ R.T - np.eye(3)).max() > 1e-4 or np.linalg.det(R) <= 0:
-        out.append("w2c rotation is not orthonormal with determinant +1")
-    return out
-
-
 def read_scene_cameras(scene_dir: str | Path) -> SceneCameras:
     """Parse and validate a scene folder's ``opencv_cameras.json``.
 
@@ -112,16 +74,12 @@ def read_scene_cameras(scene_dir: str | Path) -> SceneCameras:
         raise SceneError(str(scene_dir), [Problem(str(path), "file is missing")]) from e
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise SceneError(str(scene_dir), [Problem(str(path), f"cannot parse JSON ({e})")]) from e
-    frames = doc.get("frames") if isinstance(doc, dict) else None
-    if not isinstance(frames, list) or not frames:
-        raise SceneError(str(scene_dir), [Problem(str(path), "no non-empty 'frames' list")])
-    problems = [Problem(f"{path} frame {i}", what)
-                for i, f in enumerate(frames) for what in _frame_problems(f)]
+    cams, problems = cameras_from_doc(doc, path)
     if problems:
         raise SceneError(str(scene_dir), problems)
     scene_id = doc.get("id")
     return SceneCameras(scene_dir, str(scene_id) if scene_id is not None else scene_dir.name,
-                        tuple(Camera.from_frame(f) for f in frames))
+                        tuple(cams))
 
 
 def _open_image(path: Path, scene: str) -> Image.Image:
@@ -145,13 +103,16 @@ def _header_problem(im: Image.Image, cam: Camera, path: Path) -> Problem | None:
 
 
 def image_problems(scenes: SceneCameras, view: int) -> list[Problem]:
-    """Check frame ``view``'s image without decoding its pixels: exists, readable, size, mode.
+    """Check frame ``view``'s image without decoding its pixels: exists inside the scene
+    folder, readable, size, mode.
 
     ``Image.verify`` walks the PNG chunks and their checksums, which catches truncated and
     corrupted files at a fraction of the cost of a decode.
     """
     cam = scenes.cameras[view]
-    path = scenes.image_path(view)
+    path, why = file_in_folder(scenes.scene_dir, str(cam.file_path))
+    if why is not None and why != "missing":  # a missing file is reported below
+        return [Problem(str(path), why)]
     try:
         im = _open_image(path, str(scenes.scene_dir))
     except SceneError as e:
@@ -211,8 +172,10 @@ def load_view(scenes: SceneCameras, view: int, out_hw: tuple[int, int],
             not match the frame's ``w``, ``h``.
     """
     cam = scenes.cameras[view]
-    path = scenes.image_path(view)
     scene = str(scenes.scene_dir)
+    path, why = file_in_folder(scenes.scene_dir, str(cam.file_path))
+    if why is not None and why != "missing":
+        raise SceneError(scene, [Problem(str(path), why)])
     im = _open_image(path, scene)
     with im:
         bad = _header_problem(im, cam, path)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import SplatsynthError
-from ..fileio import OLD_PREFIX, TMP_PREFIX, atomic_directory
+from ..fileio import OLD_PREFIX, TMP_PREFIX, atomic_directory, is_being_built
 
 #: The file whose presence marks a scene folder as finished (written last by the pipeline).
 FINISHED_MARKER = "report.json"
@@ -90,9 +90,12 @@ def clean_stale_temps(out_root: str | os.PathLike[str], *, older_than_s: float =
                       ) -> list[Path]:
     """Delete temporary/old scene folders left by killed processes; returns what was removed.
 
-    Only folders named ``.tmp-*`` / ``.old-*`` directly under ``out_root`` (and under
-    ``out_root/mvdiffusion``) whose modification time is older than ``older_than_s`` are
-    removed, so folders of scenes still being written by live workers survive.
+    Looks at folders named ``.tmp-*`` / ``.old-*`` directly under ``out_root`` (and under
+    ``out_root/mvdiffusion``). One whose builder holds its lock (a live ``run`` or batch
+    worker writing it) is never touched; one whose lock is free was left by a process that
+    died, and is removed at once; one without a lock file (an ``.old-*`` folder, or one made
+    where there are no locks) is removed when its modification time is older than
+    ``older_than_s``.
     """
     removed = []
     now = time.time()
@@ -100,8 +103,11 @@ def clean_stale_temps(out_root: str | os.PathLike[str], *, older_than_s: float =
         if not parent.is_dir():
             continue
         for p in parent.iterdir():
-            if (p.name.startswith((TMP_PREFIX, OLD_PREFIX)) and p.is_dir()
-                    and now - p.stat().st_mtime > older_than_s):
-                shutil.rmtree(p, ignore_errors=True)
-                removed.append(p)
+            if not (p.name.startswith((TMP_PREFIX, OLD_PREFIX)) and p.is_dir()):
+                continue
+            live = is_being_built(p)
+            if live or (live is None and now - p.stat().st_mtime <= older_than_s):
+                continue
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
     return removed

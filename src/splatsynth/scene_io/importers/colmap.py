@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ...cameras import Camera, rotation_from_quat_wxyz
+from ...cameras import Camera, image_size_problem, rotation_from_quat_wxyz
 from ...errors import SplatsynthError
-from ..images import read_image
+from ..images import load_image
 from ..load import SceneWriter
 from ..undistort import needs_resampling, undistort_image
+from ..validate import unsafe_path_reason
 
 # model name -> number of parameters
 _MODELS = {"SIMPLE_PINHOLE": 3, "PINHOLE": 4, "SIMPLE_RADIAL": 4, "RADIAL": 5, "OPENCV": 8}
@@ -71,6 +72,12 @@ def read_cameras_txt(path: Path) -> dict[int, ColmapCamera]:
                                   f"got {len(p)}")
         if not np.isfinite(p).all():
             raise SplatsynthError(f"{where}: NaN/inf in the parameters")
+        if w < 1 or h < 1:
+            raise SplatsynthError(f"{where}: image size {w}x{h} is not positive")
+        if (too_big := image_size_problem(w, h)):
+            raise SplatsynthError(f"{where}: image size {too_big}")
+        if p[0] <= 0 or (model in ("PINHOLE", "OPENCV") and p[1] <= 0):
+            raise SplatsynthError(f"{where}: the focal length must be positive")
         dist = np.zeros(5)
         if model == "SIMPLE_PINHOLE":
             fx = fy = p[0]
@@ -167,6 +174,10 @@ def import_colmap(src: str | Path, out: str | Path, *, images: str | Path | None
             if cid not in cams:
                 raise SplatsynthError(f"{where}: camera {cid} is not in cameras.txt")
             cc = cams[cid]
+            unsafe = unsafe_path_reason(name.replace("\\", "/"))
+            if unsafe:
+                # The name becomes a path under images/; it must not reach outside it.
+                raise SplatsynthError(f"{where}: the image name {unsafe}")
             f = img_dir / name
             if not f.is_file():
                 raise SplatsynthError(f"{where}: image not found at {f}")
@@ -174,17 +185,14 @@ def import_colmap(src: str | Path, out: str | Path, *, images: str | Path | None
             cam = Camera(w2c=w2c, fx=cc.K[0, 0], fy=cc.K[1, 1], cx=cc.K[0, 2], cy=cc.K[1, 2],
                          w=cc.w, h=cc.h, file_path=fp)
             if needs_resampling(cc.K, cc.dist, cc.K):
-                try:
-                    rgb, alpha = read_image(f)
-                except Exception as e:  # Pillow raises many types
-                    raise SplatsynthError(f"{where}: cannot read image {f}: {e}") from e
+                rgb, alpha = load_image(f)
                 if rgb.shape[:2] != (cc.h, cc.w):
                     raise SplatsynthError(f"{where}: image is {rgb.shape[1]}x{rgb.shape[0]} "
                                           f"but camera {cid} is {cc.w}x{cc.h}")
                 rgb = undistort_image(rgb, cc.K, cc.dist)
                 alpha = None if alpha is None else undistort_image(alpha, cc.K, cc.dist)
                 cam = replace(cam, file_path=posixpath.splitext(fp)[0] + ".png")
-                wr.add_view(cam, image=rgb, alpha=alpha)
+                wr.add_view(cam, image=rgb, alpha=alpha, source=f)
             else:
                 wr.add_view(cam, source_file=f)
         wr.commit(extra={"source": {"format": "colmap", "path": str(model)}})

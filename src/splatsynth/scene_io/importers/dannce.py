@@ -38,9 +38,9 @@ from typing import Any
 import numpy as np
 import scipy.io
 
-from ...cameras import Camera
+from ...cameras import Camera, image_size_problem
 from ...errors import SplatsynthError
-from ..images import IMAGE_SUFFIXES, find_image, read_image
+from ..images import IMAGE_SUFFIXES, find_image, load_image
 from ..load import SceneWriter
 from ..undistort import pinhole_K, undistort_image, undistort_points
 
@@ -304,24 +304,23 @@ def import_dannce(src: str | Path, out: str | Path, *, images: str | Path | None
                 if f is None:
                     raise SplatsynthError(f"{img_dir}: no image for camera {c.name} (tried "
                                           f"{c.name}.png, {c.name}/<frame>.png, ...)")
-                try:
-                    rgb, alpha = read_image(f)
-                except Exception as e:  # Pillow raises many types
-                    raise SplatsynthError(f"{f}: cannot read image for camera {c.name}: {e}"
-                                          ) from e
+                rgb, alpha = load_image(f)
                 h, w = rgb.shape[:2]
                 if image_size is not None and (w, h) != tuple(image_size):
                     raise SplatsynthError(f"{f}: image for camera {c.name} is {w}x{h}, expected "
                                           f"{image_size[0]}x{image_size[1]}")
+                check_frame_size(c, w, h, f"{f} (camera {c.name})")
                 rgb = undistort_image(rgb, c.K_src, c.dist, c.K_dst)
                 alpha = None if alpha is None else undistort_image(alpha, c.K_src, c.dist,
                                                                    c.K_dst)
             else:
                 w, h = image_size
+                check_frame_size(c, w, h, f"--image-size {w} {h} (camera {c.name})")
             kp = None
             if s.data_2d is not None:
                 kp = _keypoints(c, s.data_2d[i][frame], w, h)
-            wr.add_view(c.pinhole(w, h, fp), image=rgb, alpha=alpha, keypoints=kp)
+            wr.add_view(c.pinhole(w, h, fp), image=rgb, alpha=alpha, keypoints=kp,
+                        source=f if img_dir is not None else None)
         if s.data_2d is not None:
             wr.set_keypoint_names(keypoint_names, s.data_3d[frame])
         source = {"format": "dannce", "path": str(s.path), "frame": frame,
@@ -330,6 +329,29 @@ def import_dannce(src: str | Path, out: str | Path, *, images: str | Path | None
             source["video_frame"] = video_frame
         wr.commit(images=img_dir is not None, extra={"source": source})
     return Path(out)
+
+
+#: DANNCE and Label3D calibrate whole video frames, whose principal point lies near the centre
+#: (the markerless_mouse_1 rig: within 8% of the size); a principal point outside the central
+#: third means the image is not the frame the calibration was made for (resized or cropped).
+MAX_PRINCIPAL_OFFSET = 1 / 6
+
+
+def check_frame_size(c: DannceCamera, w: int, h: int, where: str) -> None:
+    """Refuse an image size the camera's calibration does not fit.
+
+    Raises:
+        SplatsynthError: naming ``where``, when the size exceeds the image-size limit or the
+            principal point lies outside the central third of a w x h image.
+    """
+    if w < 1 or h < 1 or image_size_problem(w, h):
+        raise SplatsynthError(f"{where}: image size {image_size_problem(w, h) or f'{w}x{h}'}")
+    cx, cy = c.K_dst[0, 2], c.K_dst[1, 2]
+    if abs(cx - w / 2) > MAX_PRINCIPAL_OFFSET * w or abs(cy - h / 2) > MAX_PRINCIPAL_OFFSET * h:
+        raise SplatsynthError(
+            f"{where}: the calibration's principal point ({cx:.0f}, {cy:.0f}) is far from the "
+            f"centre of a {w}x{h} image: the calibration is for another image size (resized or "
+            "cropped frames?); give the frames the rig was calibrated on")
 
 
 def _keypoints(c: DannceCamera, uv_matlab: np.ndarray, w: int, h: int) -> np.ndarray:

@@ -27,7 +27,7 @@ import numpy as np
 
 from ...cameras import Camera, opencv_c2w_from_opengl_c2w, w2c_from_c2w
 from ...errors import SplatsynthError
-from ..images import find_image, image_size, read_image
+from ..images import find_image, image_size, load_image
 from ..load import SceneWriter
 from ..undistort import needs_resampling, undistort_image
 
@@ -50,6 +50,8 @@ def import_nerf(src: str | Path, out: str | Path, *, overwrite: bool = False) ->
         raise SplatsynthError(f"{tf}: no transforms.json found")
     try:
         doc = json.loads(tf.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise SplatsynthError(f"{tf}: unreadable ({getattr(e, 'strerror', None) or e})") from e
     except json.JSONDecodeError as e:
         raise SplatsynthError(f"{tf}: malformed JSON at line {e.lineno}, column {e.colno}: "
                               f"{e.msg}") from e
@@ -63,6 +65,10 @@ def import_nerf(src: str | Path, out: str | Path, *, overwrite: bool = False) ->
             where = f"{tf} frames[{i}]"
             if not isinstance(fr, dict) or "file_path" not in fr or "transform_matrix" not in fr:
                 raise SplatsynthError(f'{where}: needs "file_path" and "transform_matrix"')
+            if not isinstance(fr["file_path"], str) or not fr["file_path"] or any(
+                    ord(ch) < 32 for ch in fr["file_path"]):
+                raise SplatsynthError(f"{where}: file_path must be a file name, got "
+                                      f"{fr['file_path']!r}")
             where = f"{where} ({fr['file_path']})"
             img = find_image(base / fr["file_path"])
             if img is None:
@@ -71,11 +77,11 @@ def import_nerf(src: str | Path, out: str | Path, *, overwrite: bool = False) ->
             cam, dist = _camera(doc, fr, img, where)
             name = _out_name(img, base, used)
             if needs_resampling(cam.K, dist, cam.K):
-                rgb, alpha = read_image(img)
+                rgb, alpha = load_image(img)
                 rgb = undistort_image(rgb, cam.K, dist)
                 alpha = None if alpha is None else undistort_image(alpha, cam.K, dist)
                 name = posixpath.splitext(name)[0] + ".png"
-                wr.add_view(replace(cam, file_path=name), image=rgb, alpha=alpha)
+                wr.add_view(replace(cam, file_path=name), image=rgb, alpha=alpha, source=img)
             else:
                 wr.add_view(replace(cam, file_path=name), source_file=img)
         wr.commit(extra={"source": {"format": "nerf", "path": str(tf)}})
@@ -98,8 +104,19 @@ def _camera(doc: dict, fr: dict, img: Path, where: str) -> tuple[Camera, np.ndar
             w, h = image_size(img)
         except Exception as e:  # Pillow raises many types
             raise SplatsynthError(f"{where}: cannot read image {img}: {e}") from e
+    for k, v in (("w", w), ("h", h)):
+        if not (v >= 1 and float(v).is_integer()):
+            raise SplatsynthError(f"{where}: {k} must be a positive integer, got {v:g}")
     fx, fy = _num(doc, fr, "fl_x", where), _num(doc, fr, "fl_y", where)
     ax, ay = _num(doc, fr, "camera_angle_x", where), _num(doc, fr, "camera_angle_y", where)
+    for k, v in (("camera_angle_x", ax), ("camera_angle_y", ay)):
+        # The full field of view in radians: 0 would put the focal length at infinity.
+        if v is not None and not 0 < v < math.pi:
+            raise SplatsynthError(f"{where}: {k} must be a field of view in (0, pi) radians, "
+                                  f"got {v:g}")
+    for k, v in (("fl_x", fx), ("fl_y", fy)):
+        if v is not None and v <= 0:
+            raise SplatsynthError(f"{where}: {k} must be positive, got {v:g}")
     if fx is None and ax is not None:
         fx = 0.5 * w / math.tan(0.5 * ax)
     if fy is None and ay is not None:
