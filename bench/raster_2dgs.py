@@ -25,8 +25,7 @@ import numpy as np
 import torch
 
 from splatsynth.cameras import look_at_w2c
-from splatsynth.render import get_num_threads, rasterize
-from splatsynth.render.surfels import rasterize_surfels
+from splatsynth.render import get_num_threads, rasterize, rasterize_surfels
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION = "## 2DGS rasterizer"

@@ -24,7 +24,7 @@ def leaves(scene: dict, names=FIELDS) -> dict:
 
 def render(scene: dict, tensors: dict, backend: str, **kw):
     """rasterize_surfels() with the scene's tensors, overridden by ``tensors``."""
-    from splatsynth.render.surfels import rasterize_surfels
+    from splatsynth.render import rasterize_surfels
 
     t = {k: tensors.get(k, scene[k]) for k in FIELDS + ("Ks",)}
     return rasterize_surfels(t["means"], t["quats"], t["scales"], t["opacities"], t["colors"],

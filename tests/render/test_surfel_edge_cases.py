@@ -8,8 +8,7 @@ import sys
 import pytest
 import torch
 
-from splatsynth.render import set_num_threads
-from splatsynth.render.surfels import rasterize_surfels
+from splatsynth.render import rasterize_surfels, set_num_threads
 
 from .surfel_scenes import FIELDS, OUTPUTS, leaves, render, surfel_scene, weighted_loss
 

@@ -4,11 +4,8 @@ import numpy as np
 import torch
 from torch.autograd import gradcheck
 
-from splatsynth.render.surfels import (
-    project_surfels,
-    rasterize_surfels,
-    rasterize_surfels_to_pixels,
-)
+from splatsynth.render import rasterize_surfels
+from splatsynth.render.surfels import project_surfels, rasterize_surfels_to_pixels
 
 from .surfel_scenes import OUTPUTS, surfel_scene
 

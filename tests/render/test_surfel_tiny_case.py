@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from splatsynth.render.surfels import rasterize_surfels
+from splatsynth.render import rasterize_surfels
 
 W = H = 8
 F = 8.0

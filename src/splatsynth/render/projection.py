@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from ._numba_ops import ProjectFn
+from ._autograd import ProjectFn
 from .types import Projected
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from ._numba_ops import RasterFn
+from ._autograd import RasterFn
 
 
 def rasterize_to_pixels(

@@ -14,6 +14,7 @@ import math
 import torch
 
 from ..sh import eval_sh
+from ..types import SurfelProjected
 from .projection import _rotmat_from_quats_wxyz
 
 _TILE = 16
@@ -49,11 +50,9 @@ def project_surfels(
         viewmats: [C, 4, 4]; Ks: [C, 3, 3] (not differentiated); width, height: pixels.
         sh_degree: SH degree to evaluate, None for RGB; near_plane, far_plane: depth range.
     Returns:
-        :class:`splatsynth.render.surfels.SurfelProjected`; culled entries have radii 0 and
+        :class:`splatsynth.render.types.SurfelProjected`; culled entries have radii 0 and
         unspecified other values.
     """
-    from ..surfels import SurfelProjected
-
     Ks = Ks.detach()
     Rv, tv = viewmats[:, :3, :3], viewmats[:, :3, 3]
     p = torch.einsum("cij,nj->cni", Rv, means) + tv[:, None, :]  # [C,N,3] centre, camera
