@@ -6,26 +6,9 @@ from __future__ import annotations
 import torch
 
 
-def check_inputs(
-    fn: str,
-    means: torch.Tensor,
-    quats: torch.Tensor,
-    scales: torch.Tensor,
-    opacities: torch.Tensor,
-    colors: torch.Tensor,
-    viewmats: torch.Tensor,
-    Ks: torch.Tensor,
-    width: int,
-    height: int,
-    sh_degree: int | None,
-    backgrounds: torch.Tensor | None,
-    near_plane: float,
-    far_plane: float,
-    *,
-    eps2d: float | None = None,
-    scale_cols: int,
-    options: dict[str, tuple[object, tuple]],
-) -> torch.Tensor:
+def check_inputs(fn: str, means, quats, scales, opacities, colors, viewmats, Ks, width, height,
+                 sh_degree, backgrounds, near_plane, far_plane, *, eps2d: float | None = None,
+                 scale_cols: int, options: dict[str, tuple[object, tuple]]) -> torch.Tensor:
     """Raise ``ValueError("<fn>: ...")`` on a wrong type, dtype, device, shape, value or option.
 
     Args:
