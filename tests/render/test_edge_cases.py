@@ -191,9 +191,9 @@ def _re(s: str) -> str:
 def test_import_compiles_nothing_and_skips_gsplat():
     code = (
         "import sys, splatsynth.render, splatsynth.render.kernels.raster as R, "
-        "splatsynth.render.kernels.projection as P\n"
+        "splatsynth.render.kernels.projection as P, splatsynth.render.kernels.tiles as T\n"
         "assert 'gsplat' not in sys.modules\n"
-        "fns = [R.bin_tiles, R.depth_order, R.raster_fwd, R.raster_bwd, P.project_fwd,"
+        "fns = [T.bin_tiles, T.depth_order, R.raster_fwd, R.raster_bwd, P.project_fwd,"
         " P.project_bwd]\n"
         "assert all(len(f.signatures) == 0 for f in fns), [f.signatures for f in fns]\n"
     )

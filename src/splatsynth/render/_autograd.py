@@ -32,7 +32,7 @@ def _project_forward(ctx, kernel, means, quats, scales, opacities, sh, viewmats,
                      consts, outputs):
     """Run a projection kernel over all Gaussians into the preallocated ``outputs`` arrays
     (radii [C, N, 2] int32 among them) and save what the backward needs."""
-    from .kernels.projection import SH_CONSTS
+    from .kernels.sh import SH_CONSTS
 
     N = means.shape[0]
     shc = SH_CONSTS.astype(consts.dtype)
@@ -86,7 +86,7 @@ def _bin(m2d: np.ndarray, radii: np.ndarray, depth: np.ndarray, N: int, C: int, 
          tiles_y: int):
     """Tile lists, front to back: (pair_off, tile_off, tile_gid, tile_pid), see
     ``kernels.tiles.bin_tiles``; m2d [G, 2], radii [G, 2], depth [G] with G = C * N."""
-    from .kernels.raster import bin_tiles, depth_order
+    from .kernels.tiles import bin_tiles, depth_order
 
     bits = depth.view(np.uint32 if depth.dtype == np.float32 else np.uint64)
     order = depth_order(bits, N, C)  # (camera, depth, gid)
@@ -167,7 +167,8 @@ class RasterFn(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_rgb, g_dacc, g_alpha):
-        from .kernels.raster import N_PAIR_GRADS, raster_bwd, reduce_pairs
+        from .kernels.raster import N_PAIR_GRADS, raster_bwd
+        from .kernels.tiles import reduce_pairs
 
         m2d, bg = ctx.saved_tensors
         bins, dealt, offs, consts, tiles_x, T, last, entry_rows, rec = ctx.state

@@ -40,10 +40,11 @@ from ._common import (
     TILE_PIX,
     exp_neg,
 )
+from .tiles import lane_sums, tile_origin
 
 # fastmath: only 'contract' (a * b + c as one fused multiply-add). It changes results by
 # rounding only, the same on every x86-64 CPU with FMA whatever its vector width, and the 2DGS
-# forward is ~15% slower without it (thread CPU time, 20k-50k surfels at 512x512). Left off:
+# forward is 10-20% slower without it (thread CPU time, 20k-50k surfels at 512x512). Left off:
 # 'reassoc' lets LLVM reorder sums by vector width, CPU model and code layout (results then
 # differ across CPUs); 'nnan'/'ninf' would let it fold away the NaN-safe culling tests.
 _OPTS = dict(cache=True, error_model="numpy", fastmath={"contract"}, nogil=True)
@@ -80,6 +81,44 @@ def _rows(box, g, ox, oy, xm):
     return r0, r1
 
 
+
+@njit(inline="always")
+def _tile_rows(Mt, m2d, g, ox, oy):
+    """Surfel g's ray-transform rows in tile-local pixels (x' = x - ox shifts T0 by -ox T2, and
+    y' = y - oy shifts T1 by -oy T2), and its centre: (a0, a1, a2, b0, b1, b2, w0, w1, w2,
+    mx, my) with T0' = a, T1' = b, T2 = w."""
+    w0, w1, w2 = Mt[g, 6], Mt[g, 7], Mt[g, 8]
+    a0, a1, a2 = Mt[g, 0] - ox * w0, Mt[g, 1] - ox * w1, Mt[g, 2] - ox * w2
+    b0, b1, b2 = Mt[g, 3] - oy * w0, Mt[g, 4] - oy * w1, Mt[g, 5] - oy * w2
+    return a0, a1, a2, b0, b1, b2, w0, w1, w2, m2d[g, 0] - ox, m2d[g, 1] - oy
+
+
+@njit(inline="always")
+def _intersect(x, y, a0, a1, a2, b0, b1, b2, w0, w1, w2, mx, my, one, zero, two):
+    """Ray through pixel centre (x, y) against the splat (see the module docstring).
+
+    Returns the planes through the pixel's column and row (hu, hv), the offset (dx, dy) from
+    the centre, whether the 3D branch wins (use3, else the low-pass fallback), 1 / zeta_2
+    (iz), the splat coordinates (uu, vv), the power before the 1/2 (p) and the depth (zd).
+    """
+    hu0, hu1, hu2 = a0 - x * w0, a1 - x * w1, a2 - x * w2
+    hv0, hv1, hv2 = b0 - y * w0, b1 - y * w1, b2 - y * w2
+    z0 = hu1 * hv2 - hu2 * hv1
+    z1 = hu2 * hv0 - hu0 * hv2
+    z2 = hu0 * hv1 - hu1 * hv0
+    dx = x - mx
+    dy = y - my
+    p2 = two * (dx * dx + dy * dy)
+    den = z2 * z2
+    use3 = (z0 * z0 + z1 * z1 <= p2 * den) & (den > zero)
+    iz = one / (z2 if use3 else one)
+    uu = z0 * iz
+    vv = z1 * iz
+    p = (uu * uu + vv * vv) if use3 else p2
+    zd = (w0 * uu + w1 * vv + w2) if use3 else w2
+    return hu0, hu1, hu2, hv0, hv1, hv2, dx, dy, use3, iz, uu, vv, p, zd
+
+
 @njit(**_OPTS)
 def surfel_raster_fwd(
     m2d, Mt, color, nrm, opac, box, n_per_cam, tile_off, tile_gid, tiles, tiles_x,
@@ -109,11 +148,7 @@ def surfel_raster_fwd(
         S[F_LY + k] = ly[k]
     for ti in range(tiles.shape[0]):
         tile = tiles[ti]
-        c = tile // ntile
-        t = tile - c * ntile
-        ty = t // tiles_x
-        tx = t - ty * tiles_x
-        ox, oy = tox[tx], toy[ty]
+        c, tx, ty, ox, oy = tile_origin(tile, ntile, tiles_x, tox, toy)
         for k in range(np.uint64(_P)):
             S[F_T + k] = one
             S[F_R + k] = zero
@@ -139,11 +174,7 @@ def surfel_raster_fwd(
                 continue
             entry_rows[i] = r0 | (r1 << 8)
             o = opac[g - c * n_per_cam]
-            # rows of M in tile-local pixels: x' = x - ox shifts T0 by -ox T2
-            w0, w1, w2 = Mt[g, 6], Mt[g, 7], Mt[g, 8]
-            a0, a1, a2 = Mt[g, 0] - ox * w0, Mt[g, 1] - ox * w1, Mt[g, 2] - ox * w2
-            b0, b1, b2 = Mt[g, 3] - oy * w0, Mt[g, 4] - oy * w1, Mt[g, 5] - oy * w2
-            mx, my = m2d[g, 0] - ox, m2d[g, 1] - oy
+            a0, a1, a2, b0, b1, b2, w0, w1, w2, mx, my = _tile_rows(Mt, m2d, g, ox, oy)
             cr, cg, cbl = color[g, 0], color[g, 1], color[g, 2]
             n0, n1, n2 = nrm[g, 0], nrm[g, 1], nrm[g, 2]
             for row in range(r0, r1 + 1):
@@ -152,21 +183,9 @@ def surfel_raster_fwd(
                     k = kb + j
                     x = S[F_LX + k]
                     y = S[F_LY + k]
-                    hu0, hu1, hu2 = a0 - x * w0, a1 - x * w1, a2 - x * w2
-                    hv0, hv1, hv2 = b0 - y * w0, b1 - y * w1, b2 - y * w2
-                    z0 = hu1 * hv2 - hu2 * hv1
-                    z1 = hu2 * hv0 - hu0 * hv2
-                    z2 = hu0 * hv1 - hu1 * hv0
-                    dx = x - mx
-                    dy = y - my
-                    p2 = two * (dx * dx + dy * dy)
-                    den = z2 * z2
-                    use3 = (z0 * z0 + z1 * z1 <= p2 * den) & (den > zero)
-                    iz = one / (z2 if use3 else one)
-                    uu = z0 * iz
-                    vv = z1 * iz
-                    p = (uu * uu + vv * vv) if use3 else p2
-                    zd = (w0 * uu + w1 * vv + w2) if use3 else w2
+                    hit = _intersect(x, y, a0, a1, a2, b0, b1, b2, w0, w1, w2, mx, my, one, zero,
+                                     two)
+                    p, zd = hit[12], hit[13]
                     al = min(amax, o * exp_neg(min(half * p, pmax)))
                     tk = S[F_T + k]
                     nt = tk * (one - al)
@@ -242,11 +261,7 @@ def surfel_raster_bwd(
         S[B_LY + k] = ly[k]
     for ti in range(tiles.shape[0]):
         tile = tiles[ti]
-        c = tile // ntile
-        t = tile - c * ntile
-        ty = t // tiles_x
-        tx = t - ty * tiles_x
-        ox, oy = tox[tx], toy[ty]
+        c, tx, ty, ox, oy = tile_origin(tile, ntile, tiles_x, tox, toy)
         px0 = int(tx * TILE)
         py0 = int(ty * TILE)
         maxlast = -1
@@ -314,10 +329,7 @@ def surfel_raster_bwd(
             r1 = rr >> 8
             g = tile_gid[i]
             o = opac[g - c * n_per_cam]
-            w0, w1, w2 = Mt[g, 6], Mt[g, 7], Mt[g, 8]
-            a0, a1, a2 = Mt[g, 0] - ox * w0, Mt[g, 1] - ox * w1, Mt[g, 2] - ox * w2
-            b0, b1, b2 = Mt[g, 3] - oy * w0, Mt[g, 4] - oy * w1, Mt[g, 5] - oy * w2
-            mx, my = m2d[g, 0] - ox, m2d[g, 1] - oy
+            a0, a1, a2, b0, b1, b2, w0, w1, w2, mx, my = _tile_rows(Mt, m2d, g, ox, oy)
             cr, cg, cbl = color[g, 0], color[g, 1], color[g, 2]
             n0, n1, n2 = nrm[g, 0], nrm[g, 1], nrm[g, 2]
             for j in range(np.uint64(N_PAIR_GRADS * TILE)):
@@ -328,21 +340,9 @@ def surfel_raster_bwd(
                     k = kb + j
                     x = S[B_LX + k]
                     y = S[B_LY + k]
-                    hu0, hu1, hu2 = a0 - x * w0, a1 - x * w1, a2 - x * w2
-                    hv0, hv1, hv2 = b0 - y * w0, b1 - y * w1, b2 - y * w2
-                    z0 = hu1 * hv2 - hu2 * hv1
-                    z1 = hu2 * hv0 - hu0 * hv2
-                    z2 = hu0 * hv1 - hu1 * hv0
-                    dx = x - mx
-                    dy = y - my
-                    p2 = two * (dx * dx + dy * dy)
-                    den = z2 * z2
-                    use3 = (z0 * z0 + z1 * z1 <= p2 * den) & (den > zero)
-                    iz = one / (z2 if use3 else one)
-                    uu = z0 * iz
-                    vv = z1 * iz
-                    p = (uu * uu + vv * vv) if use3 else p2
-                    zd = (w0 * uu + w1 * vv + w2) if use3 else w2
+                    (hu0, hu1, hu2, hv0, hv1, hv2, dx, dy, use3, iz, uu, vv, p,
+                     zd) = _intersect(x, y, a0, a1, a2, b0, b1, b2, w0, w1, w2, mx, my, one, zero,
+                                      two)
                     e = exp_neg(min(half * p, pmax))
                     oe = o * e
                     al = min(amax, oe)
@@ -416,11 +416,7 @@ def surfel_raster_bwd(
                     S[B_SQ + k] = sq + w * f
                     S[B_T + k] = tb if valid else tk
             out = pair_grads[tile_pid[i]]
-            for m in range(N_PAIR_GRADS):
-                tot = zero
-                for j in range(TILE):
-                    tot += acc[m * TILE + j]
-                out[m] = tot
+            lane_sums(acc, out, zero)
             # back from tile-local rows: T0' = T0 - ox T2, T1' = T1 - oy T2
             out[6] -= ox * out[0] + oy * out[3]
             out[7] -= ox * out[1] + oy * out[4]
