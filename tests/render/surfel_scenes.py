@@ -30,7 +30,7 @@ def render(scene: dict, tensors: dict, backend: str, **kw):
     return rasterize_surfels(t["means"], t["quats"], t["scales"], t["opacities"], t["colors"],
                              t["viewmats"], t["Ks"], scene["width"], scene["height"],
                              sh_degree=scene["sh_degree"], backgrounds=t["backgrounds"],
-                             backend=backend, **kw)  # fmt: skip
+                             backend=backend, **kw)
 
 
 def weighted_loss(out, seed: int = 123) -> torch.Tensor:

@@ -230,7 +230,7 @@ def _gsplat_available() -> bool:
 def _rasterize_gsplat(
     means, quats, scales, opacities, colors, viewmats, Ks, width, height, sh_degree, backgrounds,
     near_plane, far_plane, eps2d, render_mode,
-):  # fmt: skip
+):
     try:
         gsplat = importlib.import_module("gsplat")
     except Exception as e:
@@ -241,12 +241,12 @@ def _rasterize_gsplat(
         means, quats, scales, opacities, colors, viewmats, Ks, width, height,
         near_plane=near_plane, far_plane=far_plane, eps2d=eps2d, sh_degree=sh_degree,
         backgrounds=backgrounds, render_mode=render_mode, packed=False,
-    )  # fmt: skip
+    )
     radii = meta["radii"]
     if radii.dim() == 3:  # newer gsplat: per-axis radii
         radii = radii.max(dim=-1).values
     return RenderOut(colors=render, alphas=alphas, radii=radii.to(torch.int32),
-                     means2d=meta.get("means2d"))  # fmt: skip
+                     means2d=meta.get("means2d"))
 
 
 def _cast(dtype: torch.dtype, *tensors: torch.Tensor | None) -> tuple:

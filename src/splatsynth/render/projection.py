@@ -38,5 +38,5 @@ def project_gaussians(
     m2d, conics, depths, cols, radii = ProjectFn.apply(
         means, quats, scales, opacities, sh, viewmats, Ks, deg, int(width), int(height),
         float(near_plane), float(far_plane), float(eps2d),
-    )  # fmt: skip
+    )
     return Projected(m2d, conics, depths, cols, radii)

@@ -93,8 +93,15 @@ def _exp_neg_impl(p):
 
     def impl64(p):
         x = p * 0.0625
-        y = e0 + x * (e1 + x * (e2 + x * (e3 + x * (e4 + x * (e5 + x * (e6 + x * (e7 + x * (
-            e8 + x * e9))))))))  # fmt: skip
+        y = e8 + x * e9  # Horner, innermost first
+        y = e7 + x * y
+        y = e6 + x * y
+        y = e5 + x * y
+        y = e4 + x * y
+        y = e3 + x * y
+        y = e2 + x * y
+        y = e1 + x * y
+        y = e0 + x * y
         y = y * y
         y = y * y
         y = y * y

@@ -41,7 +41,7 @@ _OPTS = dict(cache=True, error_model="numpy", fastmath=True, nogil=True)
 def project_fwd(
     means, quats, scales, opac, sh, sh_deg, viewmats, Ks, consts, shc,
     out_m2d, out_conic, out_depth, out_color, out_radii, n0, n1,
-):  # fmt: skip
+):
     """Project N Gaussians into C cameras.
 
     Args:
@@ -152,7 +152,7 @@ def project_bwd(
     means, quats, scales, sh, sh_deg, viewmats, Ks, consts, shc, radii,
     g_m2d, g_conic, g_depth, g_color,
     g_means, g_quats, g_scales, g_sh, g_view_part, ck0, ck1,
-):  # fmt: skip
+):
     """Backward of :func:`project_fwd` (culled pairs receive no gradient).
 
     Args:
@@ -350,15 +350,15 @@ def project_bwd(
             gx = two * (
                 qy * g01 + qz * g02 + qy * g10 - two * qx * g11 - qw * g12 + qz * g20
                 + qw * g21 - two * qx * g22
-            )  # fmt: skip
+            )
             gy = two * (
                 -two * qy * g00 + qx * g01 + qw * g02 + qx * g10 + qz * g12 - qw * g20
                 + qz * g21 - two * qy * g22
-            )  # fmt: skip
+            )
             gz = two * (
                 -two * qz * g00 - qw * g01 + qx * g02 + qw * g10 - two * qz * g11 + qy * g12
                 + qx * g20 + qy * g21
-            )  # fmt: skip
+            )
             dot = qw * gw + qx * gx + qy * gy + qz * gz
             g_quats[n, 0] = (gw - qw * dot) * inv
             g_quats[n, 1] = (gx - qx * dot) * inv

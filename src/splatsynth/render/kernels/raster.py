@@ -152,7 +152,7 @@ def pack_records(m2d, conic, color, opac, depth, n_per_cam, consts, rec, g0, g1)
 def raster_fwd(
     rec, tile_off, tile_gid, tiles, tiles_x, lx, ly, tox, toy, bg, consts, out_rgb, out_depth,
     out_alpha, out_T, out_last, entry_rows,
-):  # fmt: skip
+):
     """Composite the sorted Gaussians of the given tiles front to back.
 
     Args:
@@ -264,7 +264,7 @@ def raster_fwd(
 def raster_bwd(
     rec, tile_off, tile_gid, tile_pid, tiles, tiles_x, lx, ly, tox, toy, bg, consts, out_T,
     out_last, entry_rows, g_rgb, g_depth, g_alpha, pair_grads, with_depth,
-):  # fmt: skip
+):
     """Backward of :func:`raster_fwd`, back to front, one gradient slot per pair.
 
     Args:
@@ -309,7 +309,7 @@ def raster_bwd(
                 S[O_DD + k] = g_depth[c, py, px, 0]
                 S[O_DAT + k] = g_alpha[c, py, px, 0] * tf
                 S[O_Q + k] = tf * (S[O_DR + k] * bg[c, 0] + S[O_DG + k] * bg[c, 1]
-                                   + S[O_DB + k] * bg[c, 2])  # fmt: skip
+                                   + S[O_DB + k] * bg[c, 2])
                 lst = out_last[c, py, px]
                 maxlast = max(maxlast, lst)
             else:

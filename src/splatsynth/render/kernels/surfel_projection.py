@@ -54,7 +54,7 @@ def _camera_axes(V, r00, r01, r02, r10, r11, r12, r20, r21, r22):
 def surfel_project_fwd(
     means, quats, scales, opac, sh, sh_deg, viewmats, Ks, consts, shc,
     out_m2d, out_M, out_nrm, out_color, out_radii, out_box, n0, n1,
-):  # fmt: skip
+):
     """Project surfels n0 <= n < n1 into C cameras.
 
     Args:
@@ -146,7 +146,7 @@ def surfel_project_bwd(
     means, quats, scales, sh, sh_deg, viewmats, Ks, consts, shc, radii,
     g_m2d, g_M, g_nrm, g_color,
     g_means, g_quats, g_scales, g_sh, g_view_part, ck0, ck1,
-):  # fmt: skip
+):
     """Backward of :func:`surfel_project_fwd` (culled pairs receive no gradient).
 
     Args:

@@ -59,12 +59,12 @@ N_PAIR_GRADS = 18
 # raster.py); offsets are unsigned so indexing needs no negative-index fix-up.
 _P = TILE_PIX
 (F_LX, F_LY, F_T, F_R, F_G, F_B, F_D, F_N0, F_N1, F_N2, F_DI, F_MD, F_MI, F_LAST,
- F_ALIVE) = (np.uint64(m * _P) for m in range(15))  # fmt: skip
+ F_ALIVE) = (np.uint64(m * _P) for m in range(15))
 FWD_STATE = 15 * _P
 # backward: pixel constants, upstream gradients, suffix sums
 (B_LX, B_LY, B_T, B_LAST, B_MI, B_TF, B_DT, B_GR, B_GG, B_GB, B_GD, B_GN0, B_GN1, B_GN2,
  B_GDI, B_GMD, B_GAT, B_SR, B_SG, B_SB, B_SD, B_SN0, B_SN1, B_SN2,
- B_SQ) = (np.uint64(m * _P) for m in range(25))  # fmt: skip
+ B_SQ) = (np.uint64(m * _P) for m in range(25))
 BWD_STATE = 25 * _P
 _A = tuple(np.uint64(m * TILE) for m in range(N_PAIR_GRADS))
 (A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, A13, A14, A15, A16, A17) = _A
@@ -123,7 +123,7 @@ def _intersect(x, y, a0, a1, a2, b0, b1, b2, w0, w1, w2, mx, my, one, zero, two)
 def surfel_raster_fwd(
     m2d, Mt, color, nrm, opac, box, n_per_cam, tile_off, tile_gid, tiles, tiles_x,
     lx, ly, tox, toy, bg, consts, out_img, out_T, out_last, out_med, entry_rows,
-):  # fmt: skip
+):
     """Composite the depth-sorted surfels of the given tiles front to back.
 
     Args:
@@ -241,7 +241,7 @@ def surfel_raster_bwd(
     m2d, Mt, color, nrm, opac, n_per_cam, tile_off, tile_gid, tile_pid, tiles, tiles_x,
     lx, ly, tox, toy, bg, consts, out_img, out_T, out_last, out_med, entry_rows, g_img,
     g_alpha, pair_grads,
-):  # fmt: skip
+):
     """Backward of :func:`surfel_raster_fwd`, back to front, one gradient slot per pair.
 
     Args:
@@ -368,7 +368,7 @@ def surfel_raster_bwd(
                         + gn1 * (tb * n1 - S[B_SN1 + k] * iom)
                         + gn2 * (tb * n2 - S[B_SN2 + k] * iom)
                         + gdi * (tb * f - sq * iom) + S[B_GAT + k] * iom
-                    )  # fmt: skip
+                    )
                     live = valid & (oe <= amax)
                     dlda = dlda if live else zero
                     gmd = S[B_GMD + k] if li == S[B_MI + k] else zero

@@ -84,7 +84,7 @@ def bin_tiles(m2d, radii, order, n_per_cam, num_cams, tiles_x, tiles_y):
         if radii[g, 0] != 0 or radii[g, 1] != 0:
             base = (g // n_per_cam) * ntile + 1
             x0, x1, y0, y1 = _tile_rect(m2d[g, 0], m2d[g, 1], radii[g, 0], radii[g, 1],
-                                        tiles_x, tiles_y)  # fmt: skip
+                                        tiles_x, tiles_y)
             cnt = (x1 - x0) * (y1 - y0)
             for ty in range(y0, y1):
                 for tx in range(x0, x1):
@@ -103,7 +103,7 @@ def bin_tiles(m2d, radii, order, n_per_cam, num_cams, tiles_x, tiles_y):
             continue
         base = (g // n_per_cam) * ntile
         x0, x1, y0, y1 = _tile_rect(m2d[g, 0], m2d[g, 1], radii[g, 0], radii[g, 1],
-                                    tiles_x, tiles_y)  # fmt: skip
+                                    tiles_x, tiles_y)
         for ty in range(y0, y1):
             for tx in range(x0, x1):
                 t = base + ty * tiles_x + tx

@@ -85,9 +85,9 @@ def project_surfels(
         r2d = torch.sqrt(0.5 * e2.clamp_min(0))  # low-pass disc: o exp(-|d|^2) >= 1/255
         boxes = torch.stack([torch.minimum(xc - hx, u - r2d), torch.maximum(xc + hx, u + r2d),
                              torch.minimum(yc - hy, v - r2d), torch.maximum(yc + hy, v + r2d)],
-                            dim=-1)  # fmt: skip
+                            dim=-1)
         on_screen = ((boxes[..., 1] > 0) & (boxes[..., 0] < width) & (boxes[..., 3] > 0)
-                     & (boxes[..., 2] < height))  # fmt: skip
+                     & (boxes[..., 2] < height))
         ok &= on_screen
         rx = torch.ceil(torch.maximum(boxes[..., 1] - u, u - boxes[..., 0]))
         ry = torch.ceil(torch.maximum(boxes[..., 3] - v, v - boxes[..., 2]))
@@ -152,7 +152,7 @@ def rasterize_surfels_to_pixels(
     m2 = M[:, 2, :]
     zd = torch.where(use3, m2[:, 0:1] * su + m2[:, 1:2] * sv + m2[:, 2:3], m2[:, 2:3])
     alpha = torch.clamp(opacities[pg][:, None] * torch.exp(-power.clamp(max=_POWER_MAX)),
-                        max=_ALPHA_MAX)  # fmt: skip
+                        max=_ALPHA_MAX)
     keep = inside & (alpha >= _ALPHA_MIN)
     a = torch.where(keep, alpha, torch.zeros_like(alpha)).double()
     with torch.no_grad():
@@ -165,7 +165,7 @@ def rasterize_surfels_to_pixels(
     # distortion: 2 w_i (z_i sum_{j<i} w_j - sum_{j<i} w_j z_j), per tile segment
     wz64 = w64 * zd.double()
     dist = 2 * w64 * (zd.double() * segment_exclusive_cumsum(w64, seg_first)
-                      - segment_exclusive_cumsum(wz64, seg_first))  # fmt: skip
+                      - segment_exclusive_cumsum(wz64, seg_first))
     w = w64.to(dt)
 
     flat = pix.reshape(-1)
