@@ -64,6 +64,21 @@ LANES = TILE
 A0, A1, A2, A3, A4, A5, A6, A7, A8, A9 = (np.uint64(m * LANES) for m in range(10))
 
 
+@njit(inline="always")
+def _band_y(rec, g, xe, ye, bx0, bx1, side):
+    """y of the ellipse's top (side -1) or bottom (side 1) point (xe, ye) when it lies in the
+    column band bx0 <= x <= bx1, else of the ellipse's crossing of the band edge nearest to it.
+    Returns (y, False) when that edge misses the ellipse."""
+    if xe >= bx0 and xe <= bx1:
+        return ye, True
+    u, ca, cb, cc = 1.0 * rec[g, R_U], 1.0 * rec[g, R_CA], 1.0 * rec[g, R_CB], rec[g, R_CC]
+    dx = min(max(xe, bx0), bx1) - u
+    disc = cb * cb * dx * dx - 4.0 * cc * (ca * dx * dx - rec[g, R_THR])
+    if disc < 0.0:
+        return ye, False
+    return rec[g, R_V] + (-cb * dx + side * math.sqrt(disc)) * rec[g, R_ICC], True
+
+
 @njit(cache=True, nogil=True)
 def _row_range(rec, g, ox, oy, xlo, xhi):
     """Rows of tile (ox, oy) whose pixel centres can reach alpha >= 1/255 for Gaussian g.
@@ -76,26 +91,12 @@ def _row_range(rec, g, ox, oy, xlo, xhi):
     """
     bx0 = 1.0 * ox + xlo
     bx1 = 1.0 * ox + xhi
-    xt = 1.0 * rec[g, R_XT]
-    xb = 1.0 * rec[g, R_XB]
-    if xt >= bx0 and xt <= bx1:
-        ymin = 1.0 * rec[g, R_YT]
-    else:
-        u, ca, cb, cc = 1.0 * rec[g, R_U], 1.0 * rec[g, R_CA], 1.0 * rec[g, R_CB], rec[g, R_CC]
-        dx = min(max(xt, bx0), bx1) - u
-        disc = cb * cb * dx * dx - 4.0 * cc * (ca * dx * dx - rec[g, R_THR])
-        if disc < 0.0:
-            return 1, 0
-        ymin = rec[g, R_V] + (-cb * dx - math.sqrt(disc)) * rec[g, R_ICC]
-    if xb >= bx0 and xb <= bx1:
-        ymax = 1.0 * rec[g, R_YB]
-    else:
-        u, ca, cb, cc = 1.0 * rec[g, R_U], 1.0 * rec[g, R_CA], 1.0 * rec[g, R_CB], rec[g, R_CC]
-        dx = min(max(xb, bx0), bx1) - u
-        disc = cb * cb * dx * dx - 4.0 * cc * (ca * dx * dx - rec[g, R_THR])
-        if disc < 0.0:
-            return 1, 0
-        ymax = rec[g, R_V] + (-cb * dx + math.sqrt(disc)) * rec[g, R_ICC]
+    ymin, ok = _band_y(rec, g, 1.0 * rec[g, R_XT], 1.0 * rec[g, R_YT], bx0, bx1, -1.0)
+    if not ok:
+        return 1, 0
+    ymax, ok = _band_y(rec, g, 1.0 * rec[g, R_XB], 1.0 * rec[g, R_YB], bx0, bx1, 1.0)
+    if not ok:
+        return 1, 0
     r0 = max(0, math.ceil(ymin - oy - 0.5 - 1e-3))
     r1 = min(TILE - 1, math.floor(ymax - oy - 0.5 + 1e-3))
     return r0, r1
