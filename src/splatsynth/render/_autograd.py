@@ -167,8 +167,7 @@ class RasterFn(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_rgb, g_dacc, g_alpha):
-        from .kernels.raster import N_PAIR_GRADS, raster_bwd
-        from .kernels.tiles import reduce_pairs
+        from .kernels.raster import N_PAIR_GRADS, raster_bwd, reduce_pairs
 
         m2d, bg = ctx.saved_tensors
         bins, dealt, offs, consts, tiles_x, T, last, entry_rows, rec = ctx.state

@@ -149,6 +149,15 @@ def pack_records(m2d, conic, color, opac, depth, n_per_cam, consts, rec, g0, g1)
             rec[g, R_ICC] = 0.0
 
 
+@njit(cache=True, nogil=True)
+def reduce_pairs(pair_off, pair_grads, out, g0, g1):
+    """out[g] = sum of g's pair-gradient rows (contiguous, in pair order), for g0 <= g < g1."""
+    for g in range(g0, g1):
+        for p in range(pair_off[g], pair_off[g + 1]):
+            for j in range(N_PAIR_GRADS):  # a constant trip count: unrolled
+                out[g, j] += pair_grads[p, j]
+
+
 @njit(**_OPTS)
 def raster_fwd(
     rec, tile_off, tile_gid, tiles, tiles_x, lx, ly, tox, toy, bg, consts, out_rgb, out_depth,

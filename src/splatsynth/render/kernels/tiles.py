@@ -1,8 +1,8 @@
-"""Tiles for both methods: binning (which tiles each splat touches, front to back per tile), the
-per-splat sum of pair gradients, and small helpers of the compositing kernels.
+"""Tiles for both methods: binning (which tiles each splat touches, front to back per tile) and
+small helpers of the compositing kernels.
 
 A splat is addressed by ``gid = c * N + n`` (camera-major), so several cameras share one pass.
-Binning and sums run without fastmath: integer work and plain in-order sums.
+Binning runs without fastmath: it is integer work and comparisons.
 """
 
 from __future__ import annotations
@@ -112,15 +112,6 @@ def bin_tiles(m2d, radii, order, n_per_cam, num_cams, tiles_x, tiles_y):
                 cursor[t] += 1
                 p += 1
     return pair_off, tile_off, tile_gid, tile_pid
-
-
-@njit(cache=True, nogil=True)
-def reduce_pairs(pair_off, pair_grads, out, g0, g1):
-    """out[g] = sum of g's pair-gradient rows (contiguous, in pair order), for g0 <= g < g1."""
-    for g in range(g0, g1):
-        for p in range(pair_off[g], pair_off[g + 1]):
-            for j in range(pair_grads.shape[1]):
-                out[g, j] += pair_grads[p, j]
 
 
 @njit(inline="always")
