@@ -9,11 +9,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-# fastmath=True is kept for now although its 'reassoc' makes results depend on the CPU: these
-# loops run as fast without any fastmath flag (thread CPU time, 512x512x3 forward + backward),
-# but dropping it re-rounds the SSIM gradient of every fit and moves the demo's held-out masked
-# PSNR by ~0.05 dB (within the seed spread); to be done with the 3DGS kernels' flags.
-_OPTS = dict(nogil=True, cache=True, fastmath=True, error_model="numpy")
+# No fastmath: these loops run as fast without it (thread CPU time, 512x512x3 forward +
+# backward), and its 'reassoc' made the SSIM gradient depend on the CPU's vector width.
+_OPTS = dict(nogil=True, cache=True, error_model="numpy")
 
 
 @nb.njit(**_OPTS)

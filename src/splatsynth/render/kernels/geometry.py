@@ -1,8 +1,7 @@
 """Rotations and camera transforms shared by the projection kernels of both methods.
 
-They take the typed constants ``one`` and ``two`` (see ``_common``). Helpers marked
-``inline="always"`` are inlined into their callers, so each kernel compiles them with its own
-options.
+They take the typed constants ``one`` and ``two`` (see ``_common``) and are inlined into their
+callers (``inline="always"``), so each kernel compiles them with its own options.
 """
 
 from __future__ import annotations
@@ -11,13 +10,8 @@ import math
 
 from numba import njit
 
-# quat_rot is compiled as a separate function with the 3DGS kernels' options (fastmath=True; see
-# projection.py for why those are kept): inlining it, or changing its flags, re-rounds the 3DGS
-# results. The 2DGS projection calls it too, so its rotations keep these flags until then.
-_OPTS = dict(cache=True, error_model="numpy", fastmath=True, nogil=True)
 
-
-@njit(**_OPTS)
+@njit(inline="always")
 def quat_rot(q0, q1, q2, q3, one, two):
     """wxyz quaternion (any norm > 0) -> (1 / |q|, the normalized w, x, y, z, and the row-major
     rotation entries r00 .. r22)."""

@@ -26,18 +26,79 @@ from ._common import (
     C_TWO,
     C_WF,
     C_ZERO,
+    KERNEL_OPTS,
 )
-from .geometry import quat_rot
+from .geometry import quat_rot, quat_rot_vjp, to_camera
 from .sh import sh_color_bwd, sh_color_fwd
 
-# fastmath=True (every flag) is kept for now although its 'reassoc' makes results depend on the
-# CPU (vector width, scheduling model) and even on code layout: {'contract'} alone is as fast
-# (thread CPU time, 20k-50k Gaussians at 512x512), but the change re-rounds every 3DGS fit and
-# moves the demo's held-out masked PSNR by ~0.05 dB (within the seed spread). It is to be made
-# together with the SSIM kernels' (losses/_ssim_kernels.py) once that is accepted.
-_OPTS = dict(cache=True, error_model="numpy", fastmath=True, nogil=True)
 
-@njit(**_OPTS)
+@njit(inline="always")
+def _covariance(r00, r01, r02, r10, r11, r12, r20, r21, r22, s0, s1, s2):
+    """M = R diag(s) (row-major) and the upper triangle of Sigma = M M^T."""
+    m00, m01, m02 = r00 * s0, r01 * s1, r02 * s2
+    m10, m11, m12 = r10 * s0, r11 * s1, r12 * s2
+    m20, m21, m22 = r20 * s0, r21 * s1, r22 * s2
+    S00 = m00 * m00 + m01 * m01 + m02 * m02
+    S01 = m00 * m10 + m01 * m11 + m02 * m12
+    S02 = m00 * m20 + m01 * m21 + m02 * m22
+    S11 = m10 * m10 + m11 * m11 + m12 * m12
+    S12 = m10 * m20 + m11 * m21 + m12 * m22
+    S22 = m20 * m20 + m21 * m21 + m22 * m22
+    return m00, m01, m02, m10, m11, m12, m20, m21, m22, S00, S01, S02, S11, S12, S22
+
+
+@njit(inline="always")
+def _camera_cov(V, S00, S01, S02, S11, S12, S22):
+    """Upper triangle of Sc = W Sigma W^T with W = V[:3, :3]."""
+    a0 = V[0, 0] * S00 + V[0, 1] * S01 + V[0, 2] * S02
+    a1 = V[0, 0] * S01 + V[0, 1] * S11 + V[0, 2] * S12
+    a2 = V[0, 0] * S02 + V[0, 1] * S12 + V[0, 2] * S22
+    b0 = V[1, 0] * S00 + V[1, 1] * S01 + V[1, 2] * S02
+    b1 = V[1, 0] * S01 + V[1, 1] * S11 + V[1, 2] * S12
+    b2 = V[1, 0] * S02 + V[1, 1] * S12 + V[1, 2] * S22
+    d0 = V[2, 0] * S00 + V[2, 1] * S01 + V[2, 2] * S02
+    d1 = V[2, 0] * S01 + V[2, 1] * S11 + V[2, 2] * S12
+    d2 = V[2, 0] * S02 + V[2, 1] * S12 + V[2, 2] * S22
+    c00 = a0 * V[0, 0] + a1 * V[0, 1] + a2 * V[0, 2]
+    c01 = a0 * V[1, 0] + a1 * V[1, 1] + a2 * V[1, 2]
+    c02 = a0 * V[2, 0] + a1 * V[2, 1] + a2 * V[2, 2]
+    c11 = b0 * V[1, 0] + b1 * V[1, 1] + b2 * V[1, 2]
+    c12 = b0 * V[2, 0] + b1 * V[2, 1] + b2 * V[2, 2]
+    c22 = d0 * V[2, 0] + d1 * V[2, 1] + d2 * V[2, 2]
+    return c00, c01, c02, c11, c12, c22
+
+
+@njit(inline="always")
+def _jacobian(x, y, z, fx, fy, cx, cy, wf, hf, clip, half, one):
+    """Perspective Jacobian with the view-frustum clamp of 3DGS / gsplat: returns 1/z, 1/z^2,
+    x/z, y/z, the clamp limits (x+, x-, y+, y-), the clamped tx, ty and J's entries j00, j02,
+    j11, j12 (J = [[j00, 0, j02], [0, j11, j12]])."""
+    rz = one / z
+    rz2 = rz * rz
+    limxp = (wf - cx) / fx + clip * (half * wf / fx)
+    limxn = cx / fx + clip * (half * wf / fx)
+    limyp = (hf - cy) / fy + clip * (half * hf / fy)
+    limyn = cy / fy + clip * (half * hf / fy)
+    xr = x * rz
+    yr = y * rz
+    tx = z * min(limxp, max(-limxn, xr))
+    ty = z * min(limyp, max(-limyn, yr))
+    j00 = fx * rz
+    j02 = -fx * tx * rz2
+    j11 = fy * rz
+    j12 = -fy * ty * rz2
+    return rz, rz2, xr, yr, limxp, limxn, limyp, limyn, tx, ty, j00, j02, j11, j12
+
+
+@njit(inline="always")
+def _screen_cov(c00, c01, c02, c11, c12, c22, j00, j02, j11, j12, eps2d, two):
+    """J Sc J^T + eps2d I as (a, b, c) of [[a, b], [b, c]]."""
+    ca = j00 * j00 * c00 + two * j00 * j02 * c02 + j02 * j02 * c22 + eps2d
+    cb = j00 * j11 * c01 + j00 * j12 * c02 + j02 * j11 * c12 + j02 * j12 * c22
+    cc = j11 * j11 * c11 + two * j11 * j12 * c12 + j12 * j12 * c22 + eps2d
+    return ca, cb, cc
+
+@njit(**KERNEL_OPTS)
 def project_fwd(
     means, quats, scales, opac, sh, sh_deg, viewmats, Ks, consts, shc,
     out_m2d, out_conic, out_depth, out_color, out_radii, n0, n1,
@@ -65,62 +126,25 @@ def project_fwd(
         _, _, _, _, _, r00, r01, r02, r10, r11, r12, r20, r21, r22 = quat_rot(
             quats[n, 0], quats[n, 1], quats[n, 2], quats[n, 3], one, two
         )
-        s0, s1, s2 = scales[n, 0], scales[n, 1], scales[n, 2]
-        # M = Rq diag(s); Sigma = M M^T
-        m00, m01, m02 = r00 * s0, r01 * s1, r02 * s2
-        m10, m11, m12 = r10 * s0, r11 * s1, r12 * s2
-        m20, m21, m22 = r20 * s0, r21 * s1, r22 * s2
-        S00 = m00 * m00 + m01 * m01 + m02 * m02
-        S01 = m00 * m10 + m01 * m11 + m02 * m12
-        S02 = m00 * m20 + m01 * m21 + m02 * m22
-        S11 = m10 * m10 + m11 * m11 + m12 * m12
-        S12 = m10 * m20 + m11 * m21 + m12 * m22
-        S22 = m20 * m20 + m21 * m21 + m22 * m22
+        _, _, _, _, _, _, _, _, _, S00, S01, S02, S11, S12, S22 = _covariance(
+            r00, r01, r02, r10, r11, r12, r20, r21, r22, scales[n, 0], scales[n, 1], scales[n, 2]
+        )
         o = opac[n]
         for c in range(C):
             out_radii[c, n, 0] = 0
             out_radii[c, n, 1] = 0
             V = viewmats[c]
-            x = V[0, 0] * mx + V[0, 1] * my + V[0, 2] * mz + V[0, 3]
-            y = V[1, 0] * mx + V[1, 1] * my + V[1, 2] * mz + V[1, 3]
-            z = V[2, 0] * mx + V[2, 1] * my + V[2, 2] * mz + V[2, 3]
+            x, y, z = to_camera(V, mx, my, mz)
             if not (z >= near and z <= far):
                 continue
             if not (o > amin):
                 continue
             fx, fy, cx, cy = Ks[c, 0, 0], Ks[c, 1, 1], Ks[c, 0, 2], Ks[c, 1, 2]
-            # Sc = W Sigma W^T with W = V[:3,:3]
-            a0 = V[0, 0] * S00 + V[0, 1] * S01 + V[0, 2] * S02
-            a1 = V[0, 0] * S01 + V[0, 1] * S11 + V[0, 2] * S12
-            a2 = V[0, 0] * S02 + V[0, 1] * S12 + V[0, 2] * S22
-            b0 = V[1, 0] * S00 + V[1, 1] * S01 + V[1, 2] * S02
-            b1 = V[1, 0] * S01 + V[1, 1] * S11 + V[1, 2] * S12
-            b2 = V[1, 0] * S02 + V[1, 1] * S12 + V[1, 2] * S22
-            d0 = V[2, 0] * S00 + V[2, 1] * S01 + V[2, 2] * S02
-            d1 = V[2, 0] * S01 + V[2, 1] * S11 + V[2, 2] * S12
-            d2 = V[2, 0] * S02 + V[2, 1] * S12 + V[2, 2] * S22
-            c00 = a0 * V[0, 0] + a1 * V[0, 1] + a2 * V[0, 2]
-            c01 = a0 * V[1, 0] + a1 * V[1, 1] + a2 * V[1, 2]
-            c02 = a0 * V[2, 0] + a1 * V[2, 1] + a2 * V[2, 2]
-            c11 = b0 * V[1, 0] + b1 * V[1, 1] + b2 * V[1, 2]
-            c12 = b0 * V[2, 0] + b1 * V[2, 1] + b2 * V[2, 2]
-            c22 = d0 * V[2, 0] + d1 * V[2, 1] + d2 * V[2, 2]
-            # perspective Jacobian, with the view-frustum clamp of 3DGS / gsplat
-            rz = one / z
-            rz2 = rz * rz
-            limxp = (wf - cx) / fx + clip * (half * wf / fx)
-            limxn = cx / fx + clip * (half * wf / fx)
-            limyp = (hf - cy) / fy + clip * (half * hf / fy)
-            limyn = cy / fy + clip * (half * hf / fy)
-            tx = z * min(limxp, max(-limxn, x * rz))
-            ty = z * min(limyp, max(-limyn, y * rz))
-            j00 = fx * rz
-            j02 = -fx * tx * rz2
-            j11 = fy * rz
-            j12 = -fy * ty * rz2
-            ca = j00 * j00 * c00 + two * j00 * j02 * c02 + j02 * j02 * c22 + eps2d
-            cb = j00 * j11 * c01 + j00 * j12 * c02 + j02 * j11 * c12 + j02 * j12 * c22
-            cc = j11 * j11 * c11 + two * j11 * j12 * c12 + j12 * j12 * c22 + eps2d
+            c00, c01, c02, c11, c12, c22 = _camera_cov(V, S00, S01, S02, S11, S12, S22)
+            rz, _, _, _, _, _, _, _, _, _, j00, j02, j11, j12 = _jacobian(
+                x, y, z, fx, fy, cx, cy, wf, hf, clip, half, one
+            )
+            ca, cb, cc = _screen_cov(c00, c01, c02, c11, c12, c22, j00, j02, j11, j12, eps2d, two)
             det = ca * cc - cb * cb
             if not (det > zero):
                 continue
@@ -147,7 +171,7 @@ def project_fwd(
                          half)
 
 
-@njit(**_OPTS)
+@njit(**KERNEL_OPTS)
 def project_bwd(
     means, quats, scales, sh, sh_deg, viewmats, Ks, consts, shc, radii,
     g_m2d, g_conic, g_depth, g_color,
@@ -182,15 +206,8 @@ def project_bwd(
                 quats[n, 0], quats[n, 1], quats[n, 2], quats[n, 3], one, two
             )
             s0, s1, s2 = scales[n, 0], scales[n, 1], scales[n, 2]
-            m00, m01, m02 = r00 * s0, r01 * s1, r02 * s2
-            m10, m11, m12 = r10 * s0, r11 * s1, r12 * s2
-            m20, m21, m22 = r20 * s0, r21 * s1, r22 * s2
-            S00 = m00 * m00 + m01 * m01 + m02 * m02
-            S01 = m00 * m10 + m01 * m11 + m02 * m12
-            S02 = m00 * m20 + m01 * m21 + m02 * m22
-            S11 = m10 * m10 + m11 * m11 + m12 * m12
-            S12 = m10 * m20 + m11 * m21 + m12 * m22
-            S22 = m20 * m20 + m21 * m21 + m22 * m22
+            (m00, m01, m02, m10, m11, m12, m20, m21, m22, S00, S01, S02, S11, S12,
+             S22) = _covariance(r00, r01, r02, r10, r11, r12, r20, r21, r22, s0, s1, s2)
             # gradient w.r.t. Sigma (full-matrix form, symmetric), summed over cameras
             H00 = zero
             H01 = zero
@@ -205,43 +222,13 @@ def project_bwd(
                 if radii[c, n, 0] == 0 and radii[c, n, 1] == 0:
                     continue
                 V = viewmats[c]
-                x = V[0, 0] * mx + V[0, 1] * my + V[0, 2] * mz + V[0, 3]
-                y = V[1, 0] * mx + V[1, 1] * my + V[1, 2] * mz + V[1, 3]
-                z = V[2, 0] * mx + V[2, 1] * my + V[2, 2] * mz + V[2, 3]
+                x, y, z = to_camera(V, mx, my, mz)
                 fx, fy, cx, cy = Ks[c, 0, 0], Ks[c, 1, 1], Ks[c, 0, 2], Ks[c, 1, 2]
-                a0 = V[0, 0] * S00 + V[0, 1] * S01 + V[0, 2] * S02
-                a1 = V[0, 0] * S01 + V[0, 1] * S11 + V[0, 2] * S12
-                a2 = V[0, 0] * S02 + V[0, 1] * S12 + V[0, 2] * S22
-                b0 = V[1, 0] * S00 + V[1, 1] * S01 + V[1, 2] * S02
-                b1 = V[1, 0] * S01 + V[1, 1] * S11 + V[1, 2] * S12
-                b2 = V[1, 0] * S02 + V[1, 1] * S12 + V[1, 2] * S22
-                d0 = V[2, 0] * S00 + V[2, 1] * S01 + V[2, 2] * S02
-                d1 = V[2, 0] * S01 + V[2, 1] * S11 + V[2, 2] * S12
-                d2 = V[2, 0] * S02 + V[2, 1] * S12 + V[2, 2] * S22
-                c00 = a0 * V[0, 0] + a1 * V[0, 1] + a2 * V[0, 2]
-                c01 = a0 * V[1, 0] + a1 * V[1, 1] + a2 * V[1, 2]
-                c02 = a0 * V[2, 0] + a1 * V[2, 1] + a2 * V[2, 2]
-                c11 = b0 * V[1, 0] + b1 * V[1, 1] + b2 * V[1, 2]
-                c12 = b0 * V[2, 0] + b1 * V[2, 1] + b2 * V[2, 2]
-                c22 = d0 * V[2, 0] + d1 * V[2, 1] + d2 * V[2, 2]
-                rz = one / z
-                rz2 = rz * rz
-                limxp = (wf - cx) / fx + clip * (half * wf / fx)
-                limxn = cx / fx + clip * (half * wf / fx)
-                limyp = (hf - cy) / fy + clip * (half * hf / fy)
-                limyn = cy / fy + clip * (half * hf / fy)
-                xr = x * rz
-                yr = y * rz
-                tx = z * min(limxp, max(-limxn, xr))
-                ty = z * min(limyp, max(-limyn, yr))
-                j00 = fx * rz
-                j02 = -fx * tx * rz2
-                j11 = fy * rz
-                j12 = -fy * ty * rz2
-                eps2d = consts[C_EPS2D]
-                ca = j00 * j00 * c00 + two * j00 * j02 * c02 + j02 * j02 * c22 + eps2d
-                cb = j00 * j11 * c01 + j00 * j12 * c02 + j02 * j11 * c12 + j02 * j12 * c22
-                cc = j11 * j11 * c11 + two * j11 * j12 * c12 + j12 * j12 * c22 + eps2d
+                c00, c01, c02, c11, c12, c22 = _camera_cov(V, S00, S01, S02, S11, S12, S22)
+                (rz, rz2, xr, yr, limxp, limxn, limyp, limyn, tx, ty, j00, j02, j11,
+                 j12) = _jacobian(x, y, z, fx, fy, cx, cy, wf, hf, clip, half, one)
+                ca, cb, cc = _screen_cov(c00, c01, c02, c11, c12, c22, j00, j02, j11, j12,
+                                         consts[C_EPS2D], two)
                 det = ca * cc - cb * cb
                 idet2 = one / (det * det)
                 gA, gB, gC = g_conic[c, n, 0], g_conic[c, n, 1], g_conic[c, n, 2]
@@ -346,21 +333,9 @@ def project_bwd(
             g00, g01, g02 = gM00 * s0, gM01 * s1, gM02 * s2
             g10, g11, g12 = gM10 * s0, gM11 * s1, gM12 * s2
             g20, g21, g22 = gM20 * s0, gM21 * s1, gM22 * s2
-            gw = two * (-qz * g01 + qy * g02 + qz * g10 - qx * g12 - qy * g20 + qx * g21)
-            gx = two * (
-                qy * g01 + qz * g02 + qy * g10 - two * qx * g11 - qw * g12 + qz * g20
-                + qw * g21 - two * qx * g22
-            )
-            gy = two * (
-                -two * qy * g00 + qx * g01 + qw * g02 + qx * g10 + qz * g12 - qw * g20
-                + qz * g21 - two * qy * g22
-            )
-            gz = two * (
-                -two * qz * g00 - qw * g01 + qx * g02 + qw * g10 - two * qz * g11 + qy * g12
-                + qx * g20 + qy * g21
-            )
-            dot = qw * gw + qx * gx + qy * gy + qz * gz
-            g_quats[n, 0] = (gw - qw * dot) * inv
-            g_quats[n, 1] = (gx - qx * dot) * inv
-            g_quats[n, 2] = (gy - qy * dot) * inv
-            g_quats[n, 3] = (gz - qz * dot) * inv
+            gq0, gq1, gq2, gq3 = quat_rot_vjp(inv, qw, qx, qy, qz, g00, g01, g02, g10, g11, g12,
+                                              g20, g21, g22, two)
+            g_quats[n, 0] = gq0
+            g_quats[n, 1] = gq1
+            g_quats[n, 2] = gq2
+            g_quats[n, 3] = gq3

@@ -31,17 +31,13 @@ from ._common import (
     C_TMIN,
     C_XMARGIN,
     C_ZERO,
+    KERNEL_OPTS,
     TILE,
     TILE_PIX,
     exp_neg,
 )
+from .tiles import lane_sums, tile_origin
 
-# fastmath=True (every flag) is kept for now although its 'reassoc' makes results depend on the
-# CPU (vector width, scheduling model) and even on code layout: {'contract'} alone is as fast
-# (thread CPU time, 20k-50k Gaussians at 512x512), but the change re-rounds every 3DGS fit and
-# moves the demo's held-out masked PSNR by ~0.05 dB (within the seed spread). It is to be made
-# together with the SSIM kernels' (losses/_ssim_kernels.py) once that is accepted.
-_OPTS = dict(cache=True, error_model="numpy", fastmath=True, nogil=True)
 N_PAIR_GRADS = 10
 """Per pair: d/du, d/dv, d/dconic (3), d/dopacity, d/dcolour (3), d/ddepth."""
 
@@ -158,7 +154,7 @@ def reduce_pairs(pair_off, pair_grads, out, g0, g1):
                 out[g, j] += pair_grads[p, j]
 
 
-@njit(**_OPTS)
+@njit(**KERNEL_OPTS)
 def raster_fwd(
     rec, tile_off, tile_gid, tiles, tiles_x, lx, ly, tox, toy, bg, consts, out_rgb, out_depth,
     out_alpha, out_T, out_last, entry_rows,
@@ -193,11 +189,7 @@ def raster_fwd(
         S[O_LY + k] = ly[k]
     for ti in range(tiles.shape[0]):
         tile = tiles[ti]
-        c = tile // ntile
-        t = tile - c * ntile
-        ty = t // tiles_x
-        tx = t - ty * tiles_x
-        ox, oy = tox[tx], toy[ty]
+        c, tx, ty, ox, oy = tile_origin(tile, ntile, tiles_x, tox, toy)
         for k in range(np.uint64(_P)):
             S[O_T + k] = one
             S[O_R + k] = zero
@@ -270,7 +262,7 @@ def raster_fwd(
                 out_last[c, py, px] = np.int32(lk) if lk < huge else nlast
 
 
-@njit(**_OPTS)
+@njit(**KERNEL_OPTS)
 def raster_bwd(
     rec, tile_off, tile_gid, tile_pid, tiles, tiles_x, lx, ly, tox, toy, bg, consts, out_T,
     out_last, entry_rows, g_rgb, g_depth, g_alpha, pair_grads, with_depth,
@@ -297,11 +289,7 @@ def raster_bwd(
         S[O_LY + k] = ly[k]
     for ti in range(tiles.shape[0]):
         tile = tiles[ti]
-        c = tile // ntile
-        t = tile - c * ntile
-        ty = t // tiles_x
-        tx = t - ty * tiles_x
-        ox, oy = tox[tx], toy[ty]
+        c, tx, ty, ox, oy = tile_origin(tile, ntile, tiles_x, tox, toy)
         px0 = int(tx * TILE)
         py0 = int(ty * TILE)
         maxlast = -1
@@ -398,11 +386,7 @@ def raster_bwd(
                     S[O_Q + k] = q + w * gdot
                     S[O_T + k] = tb if valid else tk
             pid = tile_pid[i]
-            for m in range(N_PAIR_GRADS):
-                tot = zero
-                for j in range(LANES):
-                    tot += acc[m * LANES + j]
-                pair_grads[pid, m] = tot
+            lane_sums(acc, pair_grads[pid], zero)
             mx, my = pair_grads[pid, 0], pair_grads[pid, 1]
             # power = ca dx^2 + cb dx dy + cc dy^2 with dx = px - u, dy = py - v
             pair_grads[pid, 0] = -(ca + ca) * mx - cb * my

@@ -1,7 +1,8 @@
 """View-dependent colour from spherical harmonics (3DGS convention, degrees 0..3) and its
 backward, for the projection kernels of both methods.
 
-The maths is the one of ``render/sh.py``; the two share no code.
+Helpers are inlined into their callers (``inline="always"``), so each kernel compiles them with
+its own options. The maths is the one of ``render/sh.py``; the two share no code.
 """
 
 from __future__ import annotations
@@ -10,12 +11,6 @@ import math
 
 import numpy as np
 from numba import njit
-
-# Compiled as separate functions with the 3DGS kernels' options (fastmath=True; see
-# projection.py for why those are kept): inlining them, or changing their flags, re-rounds the
-# 3DGS results. The 2DGS projection calls them too, so its SH colours and rotations keep these
-# flags until the 3DGS ones change.
-_OPTS = dict(cache=True, error_model="numpy", fastmath=True, nogil=True)
 
 # Real spherical-harmonic constants of the 3DGS convention (degree 0..3).
 SH_CONSTS = np.array(
@@ -43,7 +38,7 @@ SH_CONSTS = np.array(
 )
 
 
-@njit(**_OPTS)
+@njit(inline="always")
 def _sh_basis(x, y, z, deg, s, b):
     """Fill b[0 : (deg+1)^2] with the SH basis at the unit direction (x, y, z)."""
     b[0] = s[0]
@@ -68,7 +63,7 @@ def _sh_basis(x, y, z, deg, s, b):
             b[15] = s[13] * x * (xx - yy - yy - yy)
 
 
-@njit(**_OPTS)
+@njit(inline="always")
 def _sh_basis_vjp(x, y, z, deg, s, v):
     """sum_k v[k] * grad(b_k) at (x, y, z): the gradient of sum_k v_k b_k(x, y, z)."""
     gx = s[14]
@@ -115,7 +110,7 @@ def _sh_basis_vjp(x, y, z, deg, s, v):
     return gx, gy, gz
 
 
-@njit(**_OPTS)
+@njit(inline="always")
 def sh_color_fwd(n, c, V, mx, my, mz, sh, sh_deg, shc, basis, nb, out_color, zero, one, half):
     """out_color[c, n] = max(SH(view direction) + 0.5, 0), or the raw colour when sh_deg < 0.
 
@@ -138,7 +133,7 @@ def sh_color_fwd(n, c, V, mx, my, mz, sh, sh_deg, shc, basis, nb, out_color, zer
         out_color[c, n, ch] = max(acc, zero)
 
 
-@njit(**_OPTS)
+@njit(inline="always")
 def sh_color_bwd(n, c, V, mx, my, mz, sh, sh_deg, shc, basis, vk, nb, g_color, g_sh, gvc,
                   zero, one, half):
     """Backward of :func:`sh_color_fwd`: adds into g_sh[n] and the camera's 12 w2c-gradient

@@ -21,17 +21,21 @@ import math
 import numpy as np
 from numba import njit
 
-from ._common import C_AMIN, C_FAR, C_HALF, C_HF, C_LOGINV, C_NEAR, C_ONE, C_TWO, C_WF, C_ZERO
+from ._common import (
+    C_AMIN,
+    C_FAR,
+    C_HALF,
+    C_HF,
+    C_LOGINV,
+    C_NEAR,
+    C_ONE,
+    C_TWO,
+    C_WF,
+    C_ZERO,
+    KERNEL_OPTS,
+)
 from .geometry import quat_rot, quat_rot_vjp, to_camera
 from .sh import sh_color_bwd, sh_color_fwd
-
-# fastmath: only 'contract' (a * b + c as one fused multiply-add). It changes results by
-# rounding only, the same on every x86-64 CPU with FMA whatever its vector width, and the 2DGS
-# forward is 10-20% slower without it (thread CPU time, 20k-50k surfels at 512x512). Left off:
-# 'reassoc' lets LLVM reorder sums by vector width, CPU model and code layout (results then
-# differ across CPUs); 'nnan'/'ninf' would let it fold away the NaN-safe culling tests.
-# quat_rot and the SH colour helpers are still compiled with the 3DGS options (see sh.py).
-_OPTS = dict(cache=True, error_model="numpy", fastmath={"contract"}, nogil=True)
 
 
 @njit(inline="always")
@@ -50,7 +54,7 @@ def _camera_axes(V, r00, r01, r02, r10, r11, r12, r20, r21, r22):
     return ax, ay, az, bx, by, bz, nx, ny, nz
 
 
-@njit(**_OPTS)
+@njit(**KERNEL_OPTS)
 def surfel_project_fwd(
     means, quats, scales, opac, sh, sh_deg, viewmats, Ks, consts, shc,
     out_m2d, out_M, out_nrm, out_color, out_radii, out_box, n0, n1,
@@ -141,7 +145,7 @@ def surfel_project_fwd(
                           half)
 
 
-@njit(**_OPTS)
+@njit(**KERNEL_OPTS)
 def surfel_project_bwd(
     means, quats, scales, sh, sh_deg, viewmats, Ks, consts, shc, radii,
     g_m2d, g_M, g_nrm, g_color,

@@ -36,18 +36,12 @@ from ._common import (
     C_TWO,
     C_XMARGIN,
     C_ZERO,
+    KERNEL_OPTS,
     TILE,
     TILE_PIX,
     exp_neg,
 )
 from .tiles import lane_sums, tile_origin
-
-# fastmath: only 'contract' (a * b + c as one fused multiply-add). It changes results by
-# rounding only, the same on every x86-64 CPU with FMA whatever its vector width, and the 2DGS
-# forward is 10-20% slower without it (thread CPU time, 20k-50k surfels at 512x512). Left off:
-# 'reassoc' lets LLVM reorder sums by vector width, CPU model and code layout (results then
-# differ across CPUs); 'nnan'/'ninf' would let it fold away the NaN-safe culling tests.
-_OPTS = dict(cache=True, error_model="numpy", fastmath={"contract"}, nogil=True)
 
 N_OUT = 9
 """Image channels: r, g, b (over the background), depth sum, normal sum (3), distortion,
@@ -119,7 +113,7 @@ def _intersect(x, y, a0, a1, a2, b0, b1, b2, w0, w1, w2, mx, my, one, zero, two)
     return hu0, hu1, hu2, hv0, hv1, hv2, dx, dy, use3, iz, uu, vv, p, zd
 
 
-@njit(**_OPTS)
+@njit(**KERNEL_OPTS)
 def surfel_raster_fwd(
     m2d, Mt, color, nrm, opac, box, n_per_cam, tile_off, tile_gid, tiles, tiles_x,
     lx, ly, tox, toy, bg, consts, out_img, out_T, out_last, out_med, entry_rows,
@@ -236,7 +230,7 @@ def surfel_raster_fwd(
                 out_med[c, py, px] = np.int32(S[F_MI + k])
 
 
-@njit(**_OPTS)
+@njit(**KERNEL_OPTS)
 def surfel_raster_bwd(
     m2d, Mt, color, nrm, opac, n_per_cam, tile_off, tile_gid, tile_pid, tiles, tiles_x,
     lx, ly, tox, toy, bg, consts, out_img, out_T, out_last, out_med, entry_rows, g_img,
