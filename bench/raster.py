@@ -52,10 +52,10 @@ def make_scene(n: int, size: int, sh_degree: int, seed: int = 0) -> dict:
     sh = torch.randn(n, (sh_degree + 1) ** 2, 3, generator=g) * 0.2
     f = 548.9937744140625 * size / 512
     w2c = look_at_w2c(np.array([2.5371700761, 0.0, 0.9234543870]), np.zeros(3),
-                      np.array([0.0, 0.0, 1.0]))  # fmt: skip
+                      np.array([0.0, 0.0, 1.0]))
     return dict(
         params=dict(means=means, quats=torch.randn(n, 4, generator=g), log_scales=log_scales,
-                    opacity_logits=opacity_logits, sh=sh),  # fmt: skip
+                    opacity_logits=opacity_logits, sh=sh),
         viewmats=torch.tensor(w2c[None], dtype=torch.float32),
         Ks=torch.tensor([[[f, 0, size / 2], [0, f, size / 2], [0, 0, 1]]], dtype=torch.float32),
         target=torch.rand(1, size, size, 3, generator=g),
@@ -69,7 +69,7 @@ def render(scene: dict, p: dict, backend: str):
     return rasterize(p["means"], p["quats"], torch.exp(p["log_scales"]),
                      torch.sigmoid(p["opacity_logits"]), p["sh"], scene["viewmats"],
                      scene["Ks"], s, s, sh_degree=scene["sh_degree"],
-                     backgrounds=torch.ones(1, 3), backend=backend)  # fmt: skip
+                     backgrounds=torch.ones(1, 3), backend=backend)
 
 
 def gaussian_pixel_pairs(scene: dict) -> tuple[float, int, float]:
@@ -83,7 +83,7 @@ def gaussian_pixel_pairs(scene: dict) -> tuple[float, int, float]:
         op = torch.sigmoid(p["opacity_logits"])
         pr = project_gaussians(p["means"], p["quats"], torch.exp(p["log_scales"]), op,
                                p["sh"], scene["viewmats"], scene["Ks"], s, s,
-                               sh_degree=scene["sh_degree"])  # fmt: skip
+                               sh_degree=scene["sh_degree"])
         vis = (pr.radii > 0).any(-1)[0]
         a, b, c = pr.conics[0, vis].double().unbind(-1)
         det_cov = 1.0 / (a * c - b * b)
@@ -127,7 +127,7 @@ def _adam(params) -> torch.optim.Optimizer:
 
 
 def bench_backend(scene: dict, backend: str, repeats: int, warmup: int,
-                  torch_threads: int) -> dict:  # fmt: skip
+                  torch_threads: int) -> dict:
     """Times of forward, backward and a full iteration; peak extra memory in MB."""
     prev = torch.get_num_threads()
     torch.set_num_threads(torch_threads)
@@ -182,14 +182,14 @@ def _one(args) -> None:
         res.update(bench_backend(scene, "numba", args.repeats, 3, torch_threads=1))
     else:
         res.update(bench_backend(scene, "torch", args.ref_repeats, 1,
-                                 torch_threads=torch.get_num_threads()))  # fmt: skip
+                                 torch_threads=torch.get_num_threads()))
     print("RESULT " + json.dumps(res))
 
 
 def _spawn(size: int, n: int, backend: str, args) -> dict:
     cmd = [sys.executable, __file__, "--one", str(size), str(n), backend,
            "--sh-degree", str(args.sh_degree), "--repeats", str(args.repeats),
-           "--ref-repeats", str(args.ref_repeats)]  # fmt: skip
+           "--ref-repeats", str(args.ref_repeats)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
     return json.loads(line[len("RESULT "):])
@@ -204,7 +204,7 @@ def main() -> None:
     ap.add_argument("--ref-repeats", type=int, default=3, help="timed repeats (reference)")
     ap.add_argument("--no-reference", action="store_true", help="skip the torch reference")
     ap.add_argument("--write-results", action="store_true",
-                    help="replace the Rasterizer section of bench/RESULTS.md")  # fmt: skip
+                    help="replace the Rasterizer section of bench/RESULTS.md")
     ap.add_argument("--one", nargs=3, metavar=("SIZE", "N", "BACKEND"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -219,7 +219,7 @@ def main() -> None:
           f"  load average {os.getloadavg()[0]:.1f}")
     header = (f"{'size':>7} {'N':>6} {'stage':>9} {'numba min':>10} {'med':>8} "
               f"{'Gpx/s':>6} {'torch min':>10} {'med':>9} {'ratio':>6} {'MB numba':>9} "
-              f"{'MB torch':>9}")  # fmt: skip
+              f"{'MB torch':>9}")
     print(header, flush=True)
     rows = []
     for size in args.sizes:
@@ -237,13 +237,13 @@ def main() -> None:
                 row = dict(size=f"{size}x{size}", n=n, stage=stage, f_min=f_min, f_med=f_med,
                            gpx=gpx, r_min=r_min, r_med=r_med, ratio=ratio,
                            mb=fast["peak_mb"],
-                           rmb=ref["peak_mb"] if ref else float("nan"))  # fmt: skip
+                           rmb=ref["peak_mb"] if ref else float("nan"))
                 rows.append(row)
                 print(f"{row['size']:>7} {n:>6} {stage:>9} {f_min:10.1f} {f_med:8.1f} "
                       f"{gpx:6.2f} {r_min:10.1f} {r_med:9.1f} {ratio:6.1f} {row['mb']:9.0f} "
-                      f"{row['rmb']:9.0f}", flush=True)  # fmt: skip
+                      f"{row['rmb']:9.0f}", flush=True)
             print(f"{'':>15} visible {fast['visible']}, mean radius {fast['mean_r']:.1f} px, "
-                  f"{pairs / 1e6:.1f} M Gaussian-pixel pairs", flush=True)  # fmt: skip
+                  f"{pairs / 1e6:.1f} M Gaussian-pixel pairs", flush=True)
     if args.write_results:
         write_results(rows, args, cores, torch_default)
 

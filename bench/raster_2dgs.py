@@ -25,8 +25,7 @@ import numpy as np
 import torch
 
 from splatsynth.cameras import look_at_w2c
-from splatsynth.render import get_num_threads, rasterize
-from splatsynth.render.surfels import rasterize_surfels
+from splatsynth.render import get_num_threads, rasterize, rasterize_surfels
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION = "## 2DGS rasterizer"
@@ -40,13 +39,13 @@ def make_scene(n: int, size: int, sh_degree: int, seed: int = 0) -> dict:
     scales = torch.exp(torch.empty(n, 3).uniform_(math.log(0.004), math.log(0.04), generator=g))
     f = 548.9937744140625 * size / 512
     w2c = look_at_w2c(np.array([2.5371700761, 0.0, 0.9234543870]), np.zeros(3),
-                      np.array([0.0, 0.0, 1.0]))  # fmt: skip
+                      np.array([0.0, 0.0, 1.0]))
     return dict(means=means, quats=torch.randn(n, 4, generator=g), scales=scales,
                 opacities=torch.empty(n).uniform_(0.05, 0.95, generator=g),
                 sh=torch.randn(n, (sh_degree + 1) ** 2, 3, generator=g) * 0.2,
                 viewmats=torch.tensor(w2c[None], dtype=torch.float32),
                 Ks=torch.tensor([[[f, 0, size / 2], [0, f, size / 2], [0, 0, 1]]]),
-                size=size, sh_degree=sh_degree)  # fmt: skip
+                size=size, sh_degree=sh_degree)
 
 
 def _leaves(s):
@@ -60,11 +59,11 @@ def surfel_step(s, backend):
     out = rasterize_surfels(p["means"], p["quats"], p["scales"], p["opacities"], p["sh"],
                             s["viewmats"], s["Ks"], s["size"], s["size"],
                             sh_degree=s["sh_degree"], backgrounds=torch.ones(1, 3),
-                            backend=backend)  # fmt: skip
+                            backend=backend)
     t1 = time.perf_counter()
     loss = ((out.colors - 0.5).abs().mean() + 0.1 * out.distortion.mean()
             + 0.05 * (out.alphas - out.normals[..., 2:].neg()).mean() + 1e-3 * out.depths.mean()
-            + 1e-3 * out.median_depths.mean())  # fmt: skip
+            + 1e-3 * out.median_depths.mean())
     loss.backward()
     return t1 - t0, time.perf_counter() - t1, out
 
@@ -74,7 +73,7 @@ def gaussian_step(s):
     t0 = time.perf_counter()
     out = rasterize(p["means"], p["quats"], p["scales"], p["opacities"], p["sh"], s["viewmats"],
                     s["Ks"], s["size"], s["size"], sh_degree=s["sh_degree"],
-                    backgrounds=torch.ones(1, 3), backend="numba")  # fmt: skip
+                    backgrounds=torch.ones(1, 3), backend="numba")
     (out.colors - 0.5).abs().mean().backward()
     return time.perf_counter() - t0
 
@@ -114,7 +113,7 @@ def main() -> None:
               f"  fwd+bwd {fwd + bwd:7.1f} ms | 3dgs fwd+bwd {g3:7.1f} ms "
               f"(2dgs/3dgs {(fwd + bwd) / g3:4.2f}x)"
               + (f" | torch ref {ref:8.1f} ms ({ref / (fwd + bwd):5.1f}x slower)" if ref else ""),
-              flush=True)  # fmt: skip
+              flush=True)
     if args.write_results:
         write_results(rows, args)
 

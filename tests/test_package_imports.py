@@ -1,4 +1,5 @@
-"""Import hygiene: `import splatsynth` is cheap, and rooms import only rooms above them."""
+"""Import hygiene: `import splatsynth` is cheap, rooms import only rooms above them, and inside
+render/ the kernels, the fast path and the reference twins keep apart."""
 
 import ast
 import subprocess
@@ -89,3 +90,68 @@ def test_import_is_cheap():
                          check=True).stdout.split()
     # numba loads (and kernels compile) on the first render only; gsplat and ray never eagerly
     assert out == ["False", "False", "False"], out
+
+
+def _absolute_imports(path: Path) -> set[str]:
+    """Every module ``path`` imports (lazy imports inside functions included), made absolute."""
+    package = ["splatsynth", *path.relative_to(PKG).parts[:-1]]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                found.add(node.module)
+                continue
+            base = package[: len(package) - node.level + 1]
+            if node.module:
+                found.add(".".join(base + [node.module]))
+            else:  # from . import a, b
+                found.update(".".join(base + [a.name]) for a in node.names)
+    return found
+
+
+RENDER = PKG / "render"
+# the numba path: kernels and the modules that wrap them for autograd
+FAST = ("splatsynth.render.kernels", "splatsynth.render._autograd", "splatsynth.render._work",
+        "splatsynth.render.projection", "splatsynth.render.rasterization",
+        "splatsynth.render.surfels")
+REFERENCE = ("splatsynth.render.reference",)
+
+
+def _under(module: str, prefixes: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def test_render_kernels_import_only_numpy_and_numba():
+    bad = []
+    for path in (RENDER / "kernels").rglob("*.py"):
+        for mod in _absolute_imports(path):
+            top = mod.split(".")[0]
+            if top in ("__future__", "math", "numpy", "numba"):
+                continue
+            if _under(mod, ("splatsynth.render.kernels", "splatsynth.threads")):
+                continue
+            bad.append(f"{path.relative_to(PKG)} imports {mod}")
+    assert not bad, "kernels must stay arrays in, arrays out:\n" + "\n".join(bad)
+
+
+def test_render_reference_imports_nothing_of_the_fast_path():
+    bad = []
+    for path in (RENDER / "reference").rglob("*.py"):
+        for mod in _absolute_imports(path):
+            if _under(mod, FAST + ("splatsynth.render.api",)) or mod.split(".")[0] == "numba":
+                bad.append(f"{path.relative_to(PKG)} imports {mod}")
+    assert not bad, "the reference twins must not share code with the kernels:\n" + "\n".join(bad)
+
+
+def test_render_api_is_the_only_module_importing_both_paths():
+    both = []
+    for path in RENDER.rglob("*.py"):
+        name = ".".join(["splatsynth", *path.relative_to(PKG).with_suffix("").parts])
+        mods = _absolute_imports(path) | {name}  # a fast-path module is on the fast path
+        fast = any(_under(m, FAST) for m in mods)
+        ref = any(_under(m, REFERENCE) for m in mods)
+        if fast and ref:
+            both.append(str(path.relative_to(PKG)))
+    assert both == ["render/api.py"], both

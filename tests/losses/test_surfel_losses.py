@@ -9,7 +9,7 @@ from splatsynth.losses.surfel import (
     normal_consistency_loss,
     normals_from_depth,
 )
-from splatsynth.render.surfels import rasterize_surfels
+from splatsynth.render import rasterize_surfels
 
 DT = torch.float64
 

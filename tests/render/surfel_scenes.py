@@ -24,13 +24,13 @@ def leaves(scene: dict, names=FIELDS) -> dict:
 
 def render(scene: dict, tensors: dict, backend: str, **kw):
     """rasterize_surfels() with the scene's tensors, overridden by ``tensors``."""
-    from splatsynth.render.surfels import rasterize_surfels
+    from splatsynth.render import rasterize_surfels
 
     t = {k: tensors.get(k, scene[k]) for k in FIELDS + ("Ks",)}
     return rasterize_surfels(t["means"], t["quats"], t["scales"], t["opacities"], t["colors"],
                              t["viewmats"], t["Ks"], scene["width"], scene["height"],
                              sh_degree=scene["sh_degree"], backgrounds=t["backgrounds"],
-                             backend=backend, **kw)  # fmt: skip
+                             backend=backend, **kw)
 
 
 def weighted_loss(out, seed: int = 123) -> torch.Tensor:

@@ -52,7 +52,7 @@ def test_behind_camera_and_straddling_near_plane():
     # camera-frame points: behind, just in front of near (0.01), and a wide one whose centre is
     # behind near but whose extent reaches in front of it
     cam_pts = torch.tensor([[0.0, 0.0, -1.0], [0.1, 0.0, 0.005], [0.0, 0.1, 0.02],
-                            [0.0, 0.0, 0.3]], dtype=torch.float64)  # fmt: skip
+                            [0.0, 0.0, 0.3]], dtype=torch.float64)
     s["means"][:4] = (cam_pts - t) @ R  # world = R^T (p - t)
     s["scales"][1] = 0.5
     res = _both(s)
@@ -119,7 +119,7 @@ def test_zero_and_one_gaussian(n):
 
 def test_gradients_are_deterministic_across_runs_and_thread_counts():
     s = random_scene(16, n=300, width=64, height=48, cams=3, sh_degree=3,
-                     dtype=torch.float32)  # fmt: skip
+                     dtype=torch.float32)
     runs = []
     try:
         for threads in (None, 1, 3, None):
@@ -172,9 +172,9 @@ def test_torch_thread_count_is_restored():
 def test_invalid_inputs_raise_clear_errors(change, message):
     args = dict(means=torch.zeros(5, 3), quats=torch.tensor([[1.0, 0, 0, 0]]).expand(5, 4),
                 scales=torch.ones(5, 3), opacities=torch.ones(5), colors=torch.ones(5, 3),
-                viewmats=torch.eye(4)[None], Ks=torch.eye(3)[None], width=8, height=8)  # fmt: skip
+                viewmats=torch.eye(4)[None], Ks=torch.eye(3)[None], width=8, height=8)
     kw = dict(sh_degree=None, backgrounds=None, render_mode="RGB", backend="numba",
-              near_plane=0.01)  # fmt: skip
+              near_plane=0.01)
     for k, v in change.items():
         (args if k in args else kw)[k] = v
     with pytest.raises(ValueError, match=_re(message)) as err:
@@ -191,9 +191,9 @@ def _re(s: str) -> str:
 def test_import_compiles_nothing_and_skips_gsplat():
     code = (
         "import sys, splatsynth.render, splatsynth.render.kernels.raster as R, "
-        "splatsynth.render.kernels.projection as P\n"
+        "splatsynth.render.kernels.projection as P, splatsynth.render.kernels.tiles as T\n"
         "assert 'gsplat' not in sys.modules\n"
-        "fns = [R.bin_tiles, R.depth_order, R.raster_fwd, R.raster_bwd, P.project_fwd,"
+        "fns = [T.bin_tiles, T.depth_order, R.raster_fwd, R.raster_bwd, P.project_fwd,"
         " P.project_bwd]\n"
         "assert all(len(f.signatures) == 0 for f in fns), [f.signatures for f in fns]\n"
     )
@@ -206,14 +206,14 @@ def test_render_gaussians_at_cameras_matches_rasterize():
 
     s = random_scene(18, n=40, width=36, height=28, cams=2, sh_degree=2)
     cams = [Camera(s["viewmats"][c].numpy(), s["Ks"][c, 0, 0], s["Ks"][c, 1, 1],
-                   s["Ks"][c, 0, 2], s["Ks"][c, 1, 2], 36, 28) for c in range(2)]  # fmt: skip
+                   s["Ks"][c, 0, 2], s["Ks"][c, 1, 2], 36, 28) for c in range(2)]
     a = render_gaussians(s["means"], s["quats"], s["scales"], s["opacities"], s["colors"], cams,
-                         sh_degree=2, backgrounds=s["backgrounds"])  # fmt: skip
+                         sh_degree=2, backgrounds=s["backgrounds"])
     b = render(s, {}, "numba")
     assert torch.equal(a.colors, b.colors) and torch.equal(a.radii, b.radii)
     with pytest.raises(ValueError, match="one image size"):
         render_gaussians(s["means"], s["quats"], s["scales"], s["opacities"], s["colors"],
-                         [cams[0], cams[1].resized(18, 14)], sh_degree=2)  # fmt: skip
+                         [cams[0], cams[1].resized(18, 14)], sh_degree=2)
 
 
 def test_forked_child_can_render():

@@ -14,7 +14,7 @@ from .scenes import random_scene
 def _scene(seed, sh_degree, n=12):
     # large, semi-transparent Gaussians: no alpha sits near the 0.99 clamp or 1/255 cut-off
     s = random_scene(seed, n=n, width=8, height=8, cams=2, sh_degree=sh_degree,
-                     scale=(0.4, 0.9))  # fmt: skip
+                     scale=(0.4, 0.9))
     s["opacities"] = s["opacities"] * 0.6 + 0.2
     return s
 
@@ -41,7 +41,7 @@ def test_gradcheck_viewmats():
     def f(viewmats):
         out = rasterize(s["means"], s["quats"], s["scales"], s["opacities"], s["colors"],
                         viewmats, s["Ks"], 8, 8, sh_degree=1, backgrounds=s["backgrounds"],
-                        render_mode="RGB+ED", backend="numba")  # fmt: skip
+                        render_mode="RGB+ED", backend="numba")
         return out.colors, out.alphas
 
     assert gradcheck(f, (vm,), eps=1e-6, atol=1e-6, rtol=1e-4)
@@ -51,11 +51,11 @@ def test_gradcheck_each_kernel():
     """Projection and compositing separately, so a failure points at one kernel."""
     s = _scene(2, sh_degree=3, n=10)
     p_in = tuple(s[k].clone().requires_grad_(True)
-                 for k in ("means", "quats", "scales", "colors", "viewmats"))  # fmt: skip
+                 for k in ("means", "quats", "scales", "colors", "viewmats"))
 
     def proj(means, quats, scales, colors, viewmats):
         p = project_gaussians(means, quats, scales, s["opacities"], colors, viewmats, s["Ks"],
-                              8, 8, sh_degree=3)  # fmt: skip
+                              8, 8, sh_degree=3)
         vis = (p.radii > 0).any(-1, keepdim=True)
         return p.means2d * vis, p.conics * vis, p.depths * vis[..., 0], p.colors * vis
 
@@ -63,14 +63,14 @@ def test_gradcheck_each_kernel():
 
     with torch.no_grad():
         p = project_gaussians(s["means"], s["quats"], s["scales"], s["opacities"], s["colors"],
-                              s["viewmats"], s["Ks"], 8, 8, sh_degree=3)  # fmt: skip
+                              s["viewmats"], s["Ks"], 8, 8, sh_degree=3)
     r_in = tuple(x.clone().requires_grad_(True)
                  for x in (p.means2d, p.conics, p.colors, s["opacities"], p.depths,
-                           s["backgrounds"]))  # fmt: skip
+                           s["backgrounds"]))
 
     def raster(m2d, conics, colors, opac, depths, bgs):
         return rasterize_to_pixels(m2d, conics, colors, opac, depths, p.radii, 8, 8,
-                                   backgrounds=bgs)  # fmt: skip
+                                   backgrounds=bgs)
 
     assert gradcheck(raster, r_in, eps=1e-6, atol=1e-6, rtol=1e-4)
 
@@ -80,7 +80,7 @@ def test_pose_gradient_moves_render_as_predicted():
     s = random_scene(3, n=40, width=32, height=32, cams=1, sh_degree=3)
     vm = s["viewmats"].clone().requires_grad_(True)
     target = torch.rand(1, 32, 32, 3, generator=torch.Generator().manual_seed(0),
-                        dtype=torch.float64)  # fmt: skip
+                        dtype=torch.float64)
 
     def loss(viewmats):
         out = rasterize(s["means"], s["quats"], s["scales"], s["opacities"], s["colors"],

@@ -37,7 +37,7 @@ def test_numba_matches_reference_float64(seed, deg, cams, w, h):
     assert (ref.radii > 0).sum() > 20, where  # the scene is seen
     assert ref.alphas.max() > 0.5, where
     for name, a, b in (("colors", out.colors, ref.colors), ("alphas", out.alphas, ref.alphas),
-                       ("means2d", out.means2d, ref.means2d)):  # fmt: skip
+                       ("means2d", out.means2d, ref.means2d)):
         vis = (ref.radii > 0) if name == "means2d" else slice(None)
         err = rel_err(a[vis].detach(), b[vis].detach())
         assert err <= 1e-6, f"{where}: {name} relative error {err:.2e}"

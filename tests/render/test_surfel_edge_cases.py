@@ -8,8 +8,7 @@ import sys
 import pytest
 import torch
 
-from splatsynth.render import set_num_threads
-from splatsynth.render.surfels import rasterize_surfels
+from splatsynth.render import rasterize_surfels, set_num_threads
 
 from .surfel_scenes import FIELDS, OUTPUTS, leaves, render, surfel_scene, weighted_loss
 
@@ -41,12 +40,20 @@ def _assert_same(res, where):
 def _camera_at_origin(n, size=16, f=16.0):
     dt = torch.float64
     K = torch.tensor([[[f, 0, size / 2], [0, f, size / 2], [0, 0, 1]]], dtype=dt)
-    return dict(means=torch.zeros(n, 3, dtype=dt), quats=torch.tensor([[1.0, 0, 0, 0]] * n,
-                dtype=dt), scales=torch.full((n, 2), 0.2, dtype=dt),
-                opacities=torch.full((n,), 0.9, dtype=dt), colors=torch.rand(n, 3, dtype=dt,
-                generator=torch.Generator().manual_seed(0)), viewmats=torch.eye(4, dtype=dt)[None],
-                Ks=K, backgrounds=torch.tensor([[0.1, 0.2, 0.3]], dtype=dt), width=size,
-                height=size, sh_degree=None)  # fmt: skip
+    g = torch.Generator().manual_seed(0)
+    return dict(
+        means=torch.zeros(n, 3, dtype=dt),
+        quats=torch.tensor([[1.0, 0, 0, 0]] * n, dtype=dt),
+        scales=torch.full((n, 2), 0.2, dtype=dt),
+        opacities=torch.full((n,), 0.9, dtype=dt),
+        colors=torch.rand(n, 3, dtype=dt, generator=g),
+        viewmats=torch.eye(4, dtype=dt)[None],
+        Ks=K,
+        backgrounds=torch.tensor([[0.1, 0.2, 0.3]], dtype=dt),
+        width=size,
+        height=size,
+        sh_degree=None,
+    )
 
 
 def test_edge_on_surfel_falls_back_to_a_thin_screen_blob():
@@ -66,7 +73,7 @@ def test_edge_on_surfel_falls_back_to_a_thin_screen_blob():
     assert (a > 1 / 255).sum() <= 16  # ... as a small blob, not a smeared line
     covered = a > 0.05
     assert torch.allclose(out.depths[0, ..., 0][covered] / a[covered],
-                          torch.tensor(2.0, dtype=torch.float64))  # fmt: skip
+                          torch.tensor(2.0, dtype=torch.float64))
     _assert_same(res, "edge-on")
 
 
@@ -85,7 +92,7 @@ def test_tilted_plane_reads_its_own_depth_and_normal():
     R = torch.stack([eu, ev, torch.linalg.cross(eu, ev)], dim=1)
     w = 0.5 * math.sqrt(1 + R[0, 0] + R[1, 1] + R[2, 2])
     q = torch.tensor([w, (R[2, 1] - R[1, 2]) / (4 * w), (R[0, 2] - R[2, 0]) / (4 * w),
-                      (R[1, 0] - R[0, 1]) / (4 * w)], dtype=torch.float64)  # fmt: skip
+                      (R[1, 0] - R[0, 1]) / (4 * w)], dtype=torch.float64)
     s["quats"] = q.expand(49, 4).clone()
     s["scales"] = torch.full((49, 2), 0.35, dtype=torch.float64)
     res = _both(s)
@@ -113,7 +120,7 @@ def test_behind_camera_near_plane_and_too_large_are_culled():
     vm = s["viewmats"][0]
     R, t = vm[:3, :3], vm[:3, 3]
     cam_pts = torch.tensor([[0.0, 0.0, -1.0], [0.1, 0.0, 0.005], [0.0, 0.002, 0.05],
-                            [0.0, 0.0, 0.3]], dtype=torch.float64)  # fmt: skip
+                            [0.0, 0.0, 0.3]], dtype=torch.float64)
     s["means"][:4] = (cam_pts - t) @ R
     s["scales"][2] = 0.01  # small and just past the near plane: kept
     s["scales"][3] = 5.0  # reaches behind the camera plane: culled
@@ -187,7 +194,7 @@ def test_results_are_deterministic_across_runs_and_thread_counts():
             out = render(s, t, "numba")
             weighted_loss(out).backward()
             runs.append([getattr(out, k).detach() for k in OUTPUTS]
-                        + [t[k].grad for k in FIELDS])  # fmt: skip
+                        + [t[k].grad for k in FIELDS])
     finally:
         set_num_threads(None)
     for r in runs[1:]:
@@ -213,7 +220,7 @@ def test_invalid_inputs_raise_clear_errors(change, message):
 
     args = dict(means=torch.zeros(5, 3), quats=torch.tensor([[1.0, 0, 0, 0]]).expand(5, 4),
                 scales=torch.ones(5, 2), opacities=torch.ones(5), colors=torch.ones(5, 3),
-                viewmats=torch.eye(4)[None], Ks=torch.eye(3)[None], width=8, height=8)  # fmt: skip
+                viewmats=torch.eye(4)[None], Ks=torch.eye(3)[None], width=8, height=8)
     kw = dict(sh_degree=None, backgrounds=None, backend="numba", near_plane=0.01)
     for k, v in change.items():
         (args if k in args else kw)[k] = v

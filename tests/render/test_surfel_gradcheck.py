@@ -4,11 +4,8 @@ import numpy as np
 import torch
 from torch.autograd import gradcheck
 
-from splatsynth.render.surfels import (
-    project_surfels,
-    rasterize_surfels,
-    rasterize_surfels_to_pixels,
-)
+from splatsynth.render import rasterize_surfels
+from splatsynth.render.surfels import project_surfels, rasterize_surfels_to_pixels
 
 from .surfel_scenes import OUTPUTS, surfel_scene
 
@@ -16,7 +13,7 @@ from .surfel_scenes import OUTPUTS, surfel_scene
 def _scene(seed, sh_degree, n=12):
     # large, semi-transparent surfels: no alpha sits near the 0.99 clamp or the 1/255 cut-off
     s = surfel_scene(seed, n=n, width=8, height=8, cams=2, sh_degree=sh_degree,
-                     scale=(0.4, 0.9))  # fmt: skip
+                     scale=(0.4, 0.9))
     s["opacities"] = s["opacities"] * 0.6 + 0.2
     return s
 
@@ -33,7 +30,7 @@ def test_gradcheck_full_pipeline():
     def f(means, quats, scales, opac, colors, bgs):
         return _outputs(rasterize_surfels(means, quats, scales, opac, colors, s["viewmats"],
                                           s["Ks"], 8, 8, sh_degree=2, backgrounds=bgs,
-                                          backend="numba"))  # fmt: skip
+                                          backend="numba"))
 
     out = f(*inputs)
     assert (out[1] > 0.01).double().mean() > 0.8  # most pixels are covered
@@ -49,7 +46,7 @@ def test_gradcheck_viewmats():
         return _outputs(rasterize_surfels(s["means"], s["quats"], s["scales"], s["opacities"],
                                           s["colors"], viewmats, s["Ks"], 8, 8, sh_degree=1,
                                           backgrounds=s["backgrounds"],
-                                          backend="numba"))  # fmt: skip
+                                          backend="numba"))
 
     assert gradcheck(f, (vm,), eps=1e-6, atol=1e-6, rtol=1e-4)
 
@@ -58,28 +55,28 @@ def test_gradcheck_each_kernel():
     """Projection and compositing separately, so a failure points at one kernel."""
     s = _scene(2, sh_degree=3, n=20)
     p_in = tuple(s[k].clone().requires_grad_(True)
-                 for k in ("means", "quats", "scales", "colors", "viewmats"))  # fmt: skip
+                 for k in ("means", "quats", "scales", "colors", "viewmats"))
 
     def proj(means, quats, scales, colors, viewmats):
         p = project_surfels(means, quats, scales, s["opacities"], colors, viewmats, s["Ks"],
-                            8, 8, sh_degree=3)  # fmt: skip
+                            8, 8, sh_degree=3)
         vis = (p.radii > 0).any(-1, keepdim=True)
         return (p.means2d * vis, p.ray_transforms * vis[..., None], p.normals * vis,
-                p.colors * vis)  # fmt: skip
+                p.colors * vis)
 
     assert gradcheck(proj, p_in, eps=1e-6, atol=1e-6, rtol=1e-4)
 
     with torch.no_grad():
         p = project_surfels(s["means"], s["quats"], s["scales"], s["opacities"], s["colors"],
-                            s["viewmats"], s["Ks"], 8, 8, sh_degree=3)  # fmt: skip
+                            s["viewmats"], s["Ks"], 8, 8, sh_degree=3)
     assert (p.radii > 0).any(-1).sum() > 20
     r_in = tuple(x.clone().requires_grad_(True)
                  for x in (p.means2d, p.ray_transforms, p.colors, p.normals, s["opacities"],
-                           s["backgrounds"]))  # fmt: skip
+                           s["backgrounds"]))
 
     def raster(m2d, M, colors, normals, opac, bgs):
         return rasterize_surfels_to_pixels(m2d, M, colors, normals, opac, p.radii, p.boxes,
-                                           8, 8, backgrounds=bgs)  # fmt: skip
+                                           8, 8, backgrounds=bgs)
 
     assert gradcheck(raster, r_in, eps=1e-6, atol=1e-6, rtol=1e-4)
 
@@ -90,7 +87,7 @@ def test_fallback_branch_gradient():
     s["scales"] = s["scales"] * 0.01  # far below a pixel
     with torch.no_grad():
         p = project_surfels(s["means"], s["quats"], s["scales"], s["opacities"], s["colors"],
-                            s["viewmats"], s["Ks"], 8, 8)  # fmt: skip
+                            s["viewmats"], s["Ks"], 8, 8)
     m2d = p.means2d.clone().requires_grad_(True)
 
     def raster(m2d):
@@ -106,12 +103,12 @@ def test_pose_gradient_moves_render_as_predicted():
     s = surfel_scene(3, n=40, width=32, height=32, cams=1, sh_degree=3)
     vm = s["viewmats"].clone().requires_grad_(True)
     target = torch.rand(1, 32, 32, 3, generator=torch.Generator().manual_seed(0),
-                        dtype=torch.float64)  # fmt: skip
+                        dtype=torch.float64)
 
     def loss(viewmats):
         out = rasterize_surfels(s["means"], s["quats"], s["scales"], s["opacities"],
                                 s["colors"], viewmats, s["Ks"], 32, 32, sh_degree=3,
-                                backend="numba")  # fmt: skip
+                                backend="numba")
         return ((out.colors - target) ** 2).sum() + out.distortion.sum()
 
     loss(vm).backward()

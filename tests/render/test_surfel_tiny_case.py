@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from splatsynth.render.surfels import rasterize_surfels
+from splatsynth.render import rasterize_surfels
 
 W = H = 8
 F = 8.0
@@ -18,7 +18,7 @@ SURFELS = [
     ((0.0, 0.0, 2.0), (1.0, 0.0, 0.0, 0.0), (0.3, 0.2), 0.8, (1.0, 0.0, 0.0)),
     ((0.25, 0.1, 3.0), (math.cos(TILT / 2), 0.0, math.sin(TILT / 2), 0.0), (0.9, 0.6), 0.6,
      (0.0, 0.0, 1.0)),
-]  # fmt: skip
+]
 
 
 def _rot(q):
@@ -86,7 +86,7 @@ def test_two_surfels_match_ray_plane_geometry(backend, scale_cols):
                             W, H, backgrounds=torch.tensor([BG], dtype=dt), backend=backend)
     ex = expected()
     got = {"rgb": out.colors, "alpha": out.alphas, "depth": out.depths, "normal": out.normals,
-           "dist": out.distortion, "median": out.median_depths}  # fmt: skip
+           "dist": out.distortion, "median": out.median_depths}
     for k, v in got.items():
         assert v.shape == (1, H, W, ex[k].shape[-1]), k
         np.testing.assert_allclose(v[0].numpy(), ex[k], atol=1e-11, err_msg=k)
@@ -107,11 +107,11 @@ def test_sh_degree0_renders_like_rgb():
     dt = torch.float64
     rgb = torch.tensor([[0.2, 0.5, 0.9]], dtype=dt)
     args = (torch.tensor([[0.0, 0.0, 2.0]], dtype=dt), torch.tensor([[0.9, 0.1, 0.3, 0]], dtype=dt),
-            torch.tensor([[0.3, 0.5]], dtype=dt), torch.tensor([0.7], dtype=dt))  # fmt: skip
+            torch.tensor([[0.3, 0.5]], dtype=dt), torch.tensor([0.7], dtype=dt))
     K = torch.tensor([[[F, 0, W / 2], [0, F, H / 2], [0, 0, 1]]], dtype=dt)
     vm = torch.eye(4, dtype=dt)[None]
     for backend in ("torch", "numba"):
         a = rasterize_surfels(*args, rgb, vm, K, W, H, backend=backend)
         b = rasterize_surfels(*args, sh_from_rgb(rgb)[:, None, :], vm, K, W, H, sh_degree=0,
-                              backend=backend)  # fmt: skip
+                              backend=backend)
         torch.testing.assert_close(a.colors, b.colors, rtol=0, atol=1e-12)

@@ -13,7 +13,7 @@ F = 8.0
 BG = (0.0, 1.0, 0.0)
 # (centre, isotropic scale, opacity, colour); the camera sits at the origin looking down +z
 GAUSSIANS = [((0.0, 0.0, 2.0), 0.25, 0.8, (1.0, 0.0, 0.0)),
-             ((0.25, 0.0, 4.0), 0.5, 0.6, (0.0, 0.0, 1.0))]  # fmt: skip
+             ((0.25, 0.0, 4.0), 0.5, 0.6, (0.0, 0.0, 1.0))]
 
 
 def expected():
@@ -64,7 +64,7 @@ def test_two_gaussians_match_closed_form(backend):
     K = torch.tensor([[[F, 0, W / 2], [0, F, H / 2], [0, 0, 1]]], dtype=dt)
     out = rasterize(means, quats, scales, opac, cols, torch.eye(4, dtype=dt)[None], K, W, H,
                     backgrounds=torch.tensor([BG], dtype=dt), render_mode="RGB+ED",
-                    backend=backend)  # fmt: skip
+                    backend=backend)
     rgb, alpha, depth, radii, centres = expected()
     assert out.colors.shape == (1, H, W, 4) and out.alphas.shape == (1, H, W, 1)
     np.testing.assert_allclose(out.colors[0, ..., :3].numpy(), rgb, atol=1e-12)
@@ -83,11 +83,11 @@ def test_sh_degree0_renders_like_rgb():
     means = torch.tensor([[0.0, 0.0, 2.0]], dtype=dt)
     rgb = torch.tensor([[0.2, 0.5, 0.9]], dtype=dt)
     args = (means, torch.tensor([[1.0, 0, 0, 0]], dtype=dt), torch.full((1, 3), 0.3, dtype=dt),
-            torch.tensor([0.7], dtype=dt))  # fmt: skip
+            torch.tensor([0.7], dtype=dt))
     K = torch.tensor([[[F, 0, W / 2], [0, F, H / 2], [0, 0, 1]]], dtype=dt)
     vm = torch.eye(4, dtype=dt)[None]
     for backend in ("torch", "numba"):
         a = rasterize(*args, rgb, vm, K, W, H, backend=backend)
         b = rasterize(*args, sh_from_rgb(rgb)[:, None, :], vm, K, W, H, sh_degree=0,
-                      backend=backend)  # fmt: skip
+                      backend=backend)
         torch.testing.assert_close(a.colors, b.colors, rtol=0, atol=1e-12)

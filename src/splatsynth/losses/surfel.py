@@ -1,6 +1,6 @@
 """2DGS regularizers: depth distortion and normal consistency (Huang et al. 2024, eq. 13-14).
 
-They take the maps :func:`splatsynth.render.surfels.rasterize_surfels` returns. The design's
+They take the maps :func:`splatsynth.render.rasterize_surfels` returns. The design's
 weights are 0.1 (depth distortion) and 0.05 (normal consistency), switched on after a
 warm-up once the surfels have settled (2DGS starts them at 10% and 23% of training).
 """
@@ -88,7 +88,7 @@ def normal_consistency_loss(
     surfels) and the depth (moving them).
 
     Convention: both normal fields in the camera frame, turned towards the camera (as
-    :func:`splatsynth.render.surfels.rasterize_surfels` renders them).
+    :func:`splatsynth.render.rasterize_surfels` renders them).
 
     Args:
         rendered_normals: [C, H, W, 3] ``SurfelRenderOut.normals`` (accumulated, length ~alpha).

@@ -1,14 +1,14 @@
-"""3DGS rendering: ``rasterize`` (numba CPU kernels, a plain-torch reference, or gsplat on CUDA).
+"""Rendering: ``rasterize`` (3DGS) and ``rasterize_surfels`` (2DGS), each on numba CPU kernels or
+a plain-torch reference (3DGS also on gsplat with CUDA).
 
 Importing this package compiles no numba kernel and does not import gsplat; kernels compile
 (or load from numba's on-disk cache) on their first call.
 """
 
 from ..threads import get_num_threads, set_num_threads
-from .api import cameras_to_tensors, rasterize, render_gaussians
+from .api import cameras_to_tensors, rasterize, rasterize_surfels, render_gaussians
 from .sh import eval_sh, num_sh_bases, rgb_from_sh, sh_from_rgb
-from .surfels import SurfelRenderOut, rasterize_surfels
-from .types import Projected, RenderOut
+from .types import Projected, RenderOut, SurfelProjected, SurfelRenderOut
 
 __all__ = [
     "Projected",
@@ -19,6 +19,7 @@ __all__ = [
     "num_sh_bases",
     "rasterize",
     "rasterize_surfels",
+    "SurfelProjected",
     "SurfelRenderOut",
     "render_gaussians",
     "rgb_from_sh",

@@ -1,4 +1,11 @@
-"""Public entry: ``rasterize`` (SPEC §8, mirrors gsplat's ``rasterization``) and its checks."""
+"""Public entries: ``rasterize`` (3DGS; SPEC §8, mirrors gsplat's ``rasterization``) and
+``rasterize_surfels`` (2DGS).
+
+Each checks its inputs (``_validate``), then runs one projection + compositing pair: the numba
+fast path (``projection``, ``rasterization``, ``surfels``: autograd Functions over the kernels)
+or the plain-torch reference (``reference/``, same names and signatures). This is the only
+module that imports both.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +16,17 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import torch
 
-from .types import RenderOut
+from ._validate import check_inputs
+from .types import RenderOut, SurfelRenderOut
 
 if TYPE_CHECKING:
     from ..cameras import Camera
 
 Backend = Literal["auto", "numba", "torch", "gsplat"]
+SurfelBackend = Literal["auto", "numba", "torch"]
 RenderMode = Literal["RGB", "RGB+ED"]
 _BACKENDS = ("auto", "numba", "torch", "gsplat")
+_SURFEL_BACKENDS = ("auto", "numba", "torch")
 _MODES = ("RGB", "RGB+ED")
 
 
@@ -73,40 +83,103 @@ def rasterize(
     Raises:
         ValueError: on a wrong shape, dtype, device, non-finite value or option.
     """
-    C, N, dtype = _validate(means, quats, scales, opacities, colors, viewmats, Ks, width, height,
-                            sh_degree, backgrounds, near_plane, far_plane, eps2d, render_mode,
-                            backend)  # fmt: skip
-    cast = lambda t: t if t is None or t.dtype == dtype else t.to(dtype)
-    viewmats, Ks, backgrounds = cast(viewmats), cast(Ks), cast(backgrounds)
-    if backend == "auto":
-        if means.is_cuda:
-            backend = "gsplat" if _gsplat_available() else "torch"
-        else:
-            backend = "numba"
+    scales = check_inputs("rasterize", means, quats, scales, opacities, colors, viewmats, Ks,
+                          width, height, sh_degree, backgrounds, near_plane, far_plane,
+                          eps2d=eps2d, scale_cols=3,
+                          options=dict(render_mode=(render_mode, _MODES),
+                                       backend=(backend, _BACKENDS)))
+    viewmats, Ks, backgrounds = _cast(means.dtype, viewmats, Ks, backgrounds)
+    backend = _pick_backend("rasterize", backend, means)
     if backend == "gsplat":
         return _rasterize_gsplat(means, quats, scales, opacities, colors, viewmats, Ks, width,
                                  height, sh_degree, backgrounds, near_plane, far_plane, eps2d,
-                                 render_mode)  # fmt: skip
+                                 render_mode)
     if backend == "numba":
-        if means.device.type != "cpu":
-            raise ValueError(f"backend 'numba' needs CPU tensors, got device {means.device}")
         from .projection import project_gaussians
         from .rasterization import rasterize_to_pixels
     else:
         from .reference import project_gaussians, rasterize_to_pixels
 
-    proj = project_gaussians(
-        means, quats, scales, opacities, colors, viewmats, Ks, width, height,
-        sh_degree=sh_degree, near_plane=near_plane, far_plane=far_plane, eps2d=eps2d,
-    )  # fmt: skip
-    rgb, dacc, alphas = rasterize_to_pixels(
-        proj.means2d, proj.conics, proj.colors, opacities, proj.depths, proj.radii, width,
-        height, backgrounds=backgrounds,
-    )  # fmt: skip
+    proj = project_gaussians(means, quats, scales, opacities, colors, viewmats, Ks, width,
+                             height, sh_degree=sh_degree, near_plane=near_plane,
+                             far_plane=far_plane, eps2d=eps2d)
+    rgb, dacc, alphas = rasterize_to_pixels(proj.means2d, proj.conics, proj.colors, opacities,
+                                            proj.depths, proj.radii, width, height,
+                                            backgrounds=backgrounds)
     if render_mode == "RGB+ED":
         rgb = torch.cat([rgb, dacc / alphas.clamp_min(1e-10)], dim=-1)
     radii = proj.radii.max(dim=-1).values
     return RenderOut(colors=rgb, alphas=alphas, radii=radii, means2d=proj.means2d)
+
+
+def rasterize_surfels(
+    means: torch.Tensor,
+    quats: torch.Tensor,
+    scales: torch.Tensor,
+    opacities: torch.Tensor,
+    colors: torch.Tensor,
+    viewmats: torch.Tensor,
+    Ks: torch.Tensor,
+    width: int,
+    height: int,
+    *,
+    sh_degree: int | None = None,
+    backgrounds: torch.Tensor | None = None,
+    near_plane: float = 0.01,
+    far_plane: float = 1e10,
+    backend: SurfelBackend = "auto",
+) -> SurfelRenderOut:
+    """Render N surfels (2DGS) into C cameras with exact ray-splat intersection.
+
+    Convention: OpenCV cameras (x right, y down, z forward); ``viewmats`` are world-to-camera;
+    quaternions are wxyz; pixel (i, j) has its centre at (i + 0.5, j + 0.5). Colour from SH is
+    ``max(SH(d) + 0.5, 0)`` with d the unit direction from the camera centre to the surfel.
+    A surfel's points are ``mean + s_u u R[:, 0] + s_v v R[:, 1]`` with weight
+    ``exp(-(u^2 + v^2) / 2)``; its normal is ``R[:, 2]``. Same parameters, SH convention and
+    PLY layout as 3DGS (the third scale is ignored).
+
+    Args:
+        means: [N, 3] world positions.
+        quats: [N, 4] rotations (wxyz, any non-zero norm).
+        scales: [N, 2] or [N, 3] activated tangent scales (>= 0; a third column is ignored).
+        opacities: [N] activated opacities in [0, 1].
+        colors: [N, 3] RGB, or [N, K, 3] SH coefficients with ``sh_degree`` set.
+        viewmats: [C, 4, 4] world-to-camera matrices.
+        Ks: [C, 3, 3] pinhole intrinsics in pixels (no gradient).
+        width, height: image size in pixels.
+        sh_degree: None for RGB colours, else 0..3.
+        backgrounds: [C, 3] colour behind the surfels, default black.
+        near_plane, far_plane: camera-frame depth range of the surfel centres kept.
+        backend: "numba" (CPU kernels), "torch" (plain reference, any device), or "auto"
+            (numba on CPU, torch elsewhere).
+    Returns:
+        :class:`SurfelRenderOut`. Differentiable w.r.t. means, quats, scales, opacities,
+        colors, viewmats and backgrounds (not Ks). The numba kernels split work over
+        :func:`splatsynth.render.get_num_threads` threads with static slices (results do
+        not depend on the count) and leave torch's thread setting alone (see
+        ``splatsynth.threads``).
+    Raises:
+        ValueError: on a wrong shape, dtype, device, non-finite value or option.
+    """
+    scales = check_inputs("rasterize_surfels", means, quats, scales, opacities, colors,
+                          viewmats, Ks, width, height, sh_degree, backgrounds, near_plane,
+                          far_plane, scale_cols=2,
+                          options=dict(backend=(backend, _SURFEL_BACKENDS)))
+    viewmats, Ks, backgrounds = _cast(means.dtype, viewmats, Ks, backgrounds)
+    if _pick_backend("rasterize_surfels", backend, means) == "numba":
+        from .surfels import project_surfels, rasterize_surfels_to_pixels
+    else:
+        from .reference.surfels import project_surfels, rasterize_surfels_to_pixels
+
+    proj = project_surfels(means, quats, scales, opacities, colors, viewmats, Ks, width, height,
+                           sh_degree=sh_degree, near_plane=near_plane, far_plane=far_plane)
+    rgb, alpha, depth, normals, dist, median = rasterize_surfels_to_pixels(
+        proj.means2d, proj.ray_transforms, proj.colors, proj.normals, opacities, proj.radii,
+        proj.boxes, width, height, backgrounds=backgrounds,
+    )
+    radii = proj.radii.max(dim=-1).values
+    return SurfelRenderOut(colors=rgb, alphas=alpha, depths=depth, median_depths=median,
+                           normals=normals, distortion=dist, radii=radii, means2d=proj.means2d)
 
 
 def render_gaussians(
@@ -126,7 +199,7 @@ def render_gaussians(
         cameras, dtype=means.dtype, device=means.device
     )
     return rasterize(means, quats, scales, opacities, colors, viewmats, Ks, width, height,
-                     **kwargs)  # fmt: skip
+                     **kwargs)
 
 
 def cameras_to_tensors(
@@ -157,7 +230,7 @@ def _gsplat_available() -> bool:
 def _rasterize_gsplat(
     means, quats, scales, opacities, colors, viewmats, Ks, width, height, sh_degree, backgrounds,
     near_plane, far_plane, eps2d, render_mode,
-):  # fmt: skip
+):
     try:
         gsplat = importlib.import_module("gsplat")
     except Exception as e:
@@ -168,82 +241,26 @@ def _rasterize_gsplat(
         means, quats, scales, opacities, colors, viewmats, Ks, width, height,
         near_plane=near_plane, far_plane=far_plane, eps2d=eps2d, sh_degree=sh_degree,
         backgrounds=backgrounds, render_mode=render_mode, packed=False,
-    )  # fmt: skip
+    )
     radii = meta["radii"]
     if radii.dim() == 3:  # newer gsplat: per-axis radii
         radii = radii.max(dim=-1).values
     return RenderOut(colors=render, alphas=alphas, radii=radii.to(torch.int32),
-                     means2d=meta.get("means2d"))  # fmt: skip
+                     means2d=meta.get("means2d"))
 
 
-def _validate(means, quats, scales, opacities, colors, viewmats, Ks, width, height, sh_degree,
-              backgrounds, near_plane, far_plane, eps2d, render_mode, backend):  # fmt: skip
-    def need(cond: bool, msg: str) -> None:
-        if not cond:
-            raise ValueError(f"rasterize: {msg}")
+def _cast(dtype: torch.dtype, *tensors: torch.Tensor | None) -> tuple:
+    """The camera tensors in the Gaussians' dtype (None stays None)."""
+    return tuple(t if t is None or t.dtype == dtype else t.to(dtype) for t in tensors)
 
-    tensors = dict(means=means, quats=quats, scales=scales, opacities=opacities, colors=colors,
-                   viewmats=viewmats, Ks=Ks)  # fmt: skip
-    if backgrounds is not None:
-        tensors["backgrounds"] = backgrounds
-    for name, t in tensors.items():
-        need(isinstance(t, torch.Tensor), f"{name} must be a torch.Tensor, got {type(t).__name__}")
-    need(means.dtype in (torch.float32, torch.float64),
-         f"means must be float32 or float64, got {means.dtype}")  # fmt: skip
-    for name, t in tensors.items():
-        need(t.dtype in (torch.float32, torch.float64),
-             f"{name} must be float32 or float64, got {t.dtype}")  # fmt: skip
-    for name in ("quats", "scales", "opacities", "colors"):
-        dt = tensors[name].dtype
-        need(dt == means.dtype, f"{name} is {dt} but means is {means.dtype}; use one dtype")
-    for name, t in tensors.items():
-        need(t.device == means.device,
-             f"{name} is on {t.device} but means is on {means.device}")  # fmt: skip
-    need(means.dim() == 2 and means.shape[1] == 3, f"means must be [N, 3], got {list(means.shape)}")
-    N = means.shape[0]
-    need(quats.shape == (N, 4), f"quats must be [N, 4] = [{N}, 4], got {list(quats.shape)}")
-    need(scales.shape == (N, 3), f"scales must be [N, 3] = [{N}, 3], got {list(scales.shape)}")
-    need(opacities.shape == (N,), f"opacities must be [N] = [{N}], got {list(opacities.shape)}")
-    if sh_degree is None:
-        need(colors.shape == (N, 3),
-             f"colors must be [N, 3] RGB when sh_degree is None, got {list(colors.shape)}"
-             + (" (SH coefficients need sh_degree)" if colors.dim() == 3 else ""))  # fmt: skip
-    else:
-        need(isinstance(sh_degree, int) and 0 <= sh_degree <= 3,
-             f"sh_degree must be None or 0..3, got {sh_degree!r}")  # fmt: skip
-        K = (sh_degree + 1) ** 2
-        need(colors.dim() == 3 and colors.shape[0] == N and colors.shape[2] == 3
-             and colors.shape[1] >= K,
-             f"colors must be [N, K>={K}, 3] SH coefficients for sh_degree={sh_degree}, "
-             f"got {list(colors.shape)}")  # fmt: skip
-    need(viewmats.dim() == 3 and viewmats.shape[1:] == (4, 4) and viewmats.shape[0] >= 1,
-         f"viewmats must be [C, 4, 4] with C >= 1, got {list(viewmats.shape)}")  # fmt: skip
-    C = viewmats.shape[0]
-    need(Ks.shape == (C, 3, 3), f"Ks must be [C, 3, 3] = [{C}, 3, 3], got {list(Ks.shape)}")
-    if backgrounds is not None:
-        need(backgrounds.shape == (C, 3),
-             f"backgrounds must be [C, 3] = [{C}, 3], got {list(backgrounds.shape)}")  # fmt: skip
-    for name, val in (("width", width), ("height", height)):
-        need(isinstance(val, int) and not isinstance(val, bool) and val > 0,
-             f"{name} must be a positive int, got {val!r}")  # fmt: skip
-    need(near_plane > 0 and far_plane > near_plane,
-         f"need 0 < near_plane < far_plane, got {near_plane}, {far_plane}")  # fmt: skip
-    need(eps2d >= 0, f"eps2d must be >= 0, got {eps2d}")
-    need(render_mode in _MODES, f"render_mode must be one of {_MODES}, got {render_mode!r}")
-    need(backend in _BACKENDS, f"backend must be one of {_BACKENDS}, got {backend!r}")
-    with torch.no_grad():
-        # reductions rather than elementwise masks: this runs on every training step
-        for name, t in tensors.items():
-            finite = t.numel() == 0 or bool(torch.isfinite(t.sum()))
-            if not finite:  # the sum may just overflow: look properly before complaining
-                need(bool(torch.isfinite(t).all()), f"{name} has NaN or inf values")
-        if N > 0:
-            need(float((quats * quats).sum(-1).min()) > 0, "quats has a zero-norm row")
-            need(float(scales.min()) >= 0,
-                 "scales has negative values (pass activated scales: exp(log_scales))")
-            lo, hi = torch.aminmax(opacities)
-            need(float(lo) >= 0 and float(hi) <= 1,
-                 "opacities must be in [0, 1] (pass activated opacities: sigmoid(logits))")
-        need(float(torch.minimum(Ks[:, 0, 0], Ks[:, 1, 1]).min()) > 0,
-             "Ks must have positive focal lengths")  # fmt: skip
-    return C, N, means.dtype
+
+def _pick_backend(fn: str, backend: str, means: torch.Tensor) -> str:
+    """Resolve "auto" (gsplat for CUDA tensors when installed, else torch off the CPU and numba
+    on it) and refuse the numba backend for tensors off the CPU."""
+    if backend == "auto":
+        if means.device.type == "cpu":
+            return "numba"
+        return "gsplat" if fn == "rasterize" and _gsplat_available() else "torch"
+    if backend == "numba" and means.device.type != "cpu":
+        raise ValueError(f"{fn}: backend 'numba' needs CPU tensors, got device {means.device}")
+    return backend

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from ._numba_ops import ProjectFn
+from ._autograd import ProjectFn
 from .types import Projected
 
 
@@ -38,5 +38,5 @@ def project_gaussians(
     m2d, conics, depths, cols, radii = ProjectFn.apply(
         means, quats, scales, opacities, sh, viewmats, Ks, deg, int(width), int(height),
         float(near_plane), float(far_plane), float(eps2d),
-    )  # fmt: skip
+    )
     return Projected(m2d, conics, depths, cols, radii)

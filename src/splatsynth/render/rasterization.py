@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from ._numba_ops import RasterFn
+from ._autograd import RasterFn
 
 
 def rasterize_to_pixels(
@@ -35,4 +35,4 @@ def rasterize_to_pixels(
     return RasterFn.apply(
         means2d, conics, colors, opacities, depths, bg, radii.to(torch.int32), int(width),
         int(height),
-    )  # fmt: skip
+    )

@@ -75,6 +75,27 @@ def eval_sh(degree: int, sh: torch.Tensor, dirs: torch.Tensor) -> torch.Tensor:
     )
 
 
+def colors_at_cameras(
+    sh_degree: int | None, colors: torch.Tensor, means: torch.Tensor, viewmats: torch.Tensor
+) -> torch.Tensor:
+    """Each Gaussian's colour seen from each camera, ``max(SH(d) + 0.5, 0)``.
+
+    Args:
+        sh_degree: None when ``colors`` are plain RGB (returned as they are), else 0..3.
+        colors: [N, 3] RGB, or [N, K, 3] SH coefficients.
+        means: [N, 3] world positions; viewmats: [C, 4, 4] world-to-camera.
+    Returns:
+        [C, N, 3]; d is the unit direction from the camera centre -R^T t to the mean.
+    """
+    if sh_degree is None:
+        return colors[None].expand(viewmats.shape[0], -1, -1)
+    R, t = viewmats[:, :3, :3], viewmats[:, :3, 3]
+    campos = -torch.einsum("cji,cj->ci", R, t)
+    dirs = means[None] - campos[:, None, :]
+    dirs = dirs / dirs.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    return torch.clamp(eval_sh(sh_degree, colors[None], dirs) + 0.5, min=0.0)
+
+
 def sh_from_rgb(rgb: torch.Tensor) -> torch.Tensor:
     """[..., 3] RGB -> [..., 3] degree-0 coefficient that renders that colour."""
     return (rgb - 0.5) / SH_C0

@@ -26,195 +26,83 @@ from ._common import (
     C_TWO,
     C_WF,
     C_ZERO,
+    KERNEL_OPTS,
 )
-
-_OPTS = dict(cache=True, error_model="numpy", fastmath=True, nogil=True)
-
-# Real spherical-harmonic constants of the 3DGS convention (degree 0..3).
-SH_CONSTS = np.array(
-    [
-        0.28209479177387814,
-        0.4886025119029199,
-        1.0925484305920792,
-        -1.0925484305920792,
-        0.31539156525252005,
-        -1.0925484305920792,
-        0.5462742152960396,
-        -0.5900435899266435,
-        2.890611442640554,
-        -0.4570457994644658,
-        0.3731763325901154,
-        -0.4570457994644658,
-        1.445305721320277,
-        -0.5900435899266435,
-        0.0,  # 14..18: small integers, typed like the kernel (see _common)
-        3.0,
-        4.0,
-        6.0,
-        8.0,
-    ]
-)
+from .geometry import quat_rot, quat_rot_vjp, to_camera
+from .sh import sh_color_bwd, sh_color_fwd
 
 
-@njit(**_OPTS)
-def _sh_basis(x, y, z, deg, s, b):
-    """Fill b[0 : (deg+1)^2] with the SH basis at the unit direction (x, y, z)."""
-    b[0] = s[0]
-    if deg >= 1:
-        b[1] = -s[1] * y
-        b[2] = s[1] * z
-        b[3] = -s[1] * x
-    if deg >= 2:
-        xx, yy, zz = x * x, y * y, z * z
-        b[4] = s[2] * x * y
-        b[5] = s[3] * y * z
-        b[6] = s[4] * (zz + zz - xx - yy)
-        b[7] = s[5] * x * z
-        b[8] = s[6] * (xx - yy)
-        if deg >= 3:
-            b[9] = s[7] * y * (xx + xx + xx - yy)
-            b[10] = s[8] * x * y * z
-            b[11] = s[9] * y * (zz + zz + zz + zz - xx - yy)
-            b[12] = s[10] * z * (zz + zz - xx - xx - xx - yy - yy - yy)
-            b[13] = s[11] * x * (zz + zz + zz + zz - xx - yy)
-            b[14] = s[12] * z * (xx - yy)
-            b[15] = s[13] * x * (xx - yy - yy - yy)
+@njit(inline="always")
+def _covariance(r00, r01, r02, r10, r11, r12, r20, r21, r22, s0, s1, s2):
+    """M = R diag(s) (row-major) and the upper triangle of Sigma = M M^T."""
+    m00, m01, m02 = r00 * s0, r01 * s1, r02 * s2
+    m10, m11, m12 = r10 * s0, r11 * s1, r12 * s2
+    m20, m21, m22 = r20 * s0, r21 * s1, r22 * s2
+    S00 = m00 * m00 + m01 * m01 + m02 * m02
+    S01 = m00 * m10 + m01 * m11 + m02 * m12
+    S02 = m00 * m20 + m01 * m21 + m02 * m22
+    S11 = m10 * m10 + m11 * m11 + m12 * m12
+    S12 = m10 * m20 + m11 * m21 + m12 * m22
+    S22 = m20 * m20 + m21 * m21 + m22 * m22
+    return m00, m01, m02, m10, m11, m12, m20, m21, m22, S00, S01, S02, S11, S12, S22
 
 
-@njit(**_OPTS)
-def _sh_basis_vjp(x, y, z, deg, s, v):
-    """sum_k v[k] * grad(b_k) at (x, y, z): the gradient of sum_k v_k b_k(x, y, z)."""
-    gx = s[14]
-    gy = s[14]
-    gz = s[14]
-    if deg >= 1:
-        gx -= s[1] * v[3]
-        gy -= s[1] * v[1]
-        gz += s[1] * v[2]
-    if deg >= 2:
-        xx, yy, zz = x * x, y * y, z * z
-        gx += s[2] * y * v[4]
-        gy += s[2] * x * v[4]
-        gy += s[3] * z * v[5]
-        gz += s[3] * y * v[5]
-        gx -= (s[4] + s[4]) * x * v[6]
-        gy -= (s[4] + s[4]) * y * v[6]
-        gz += (s[4] + s[4] + s[4] + s[4]) * z * v[6]
-        gx += s[5] * z * v[7]
-        gz += s[5] * x * v[7]
-        gx += (s[6] + s[6]) * x * v[8]
-        gy -= (s[6] + s[6]) * y * v[8]
-        if deg >= 3:
-            three, four, six, eight = s[15], s[16], s[17], s[18]
-            gx += s[7] * six * x * y * v[9]
-            gy += s[7] * three * (xx - yy) * v[9]
-            gx += s[8] * y * z * v[10]
-            gy += s[8] * x * z * v[10]
-            gz += s[8] * x * y * v[10]
-            gx -= s[9] * (x + x) * y * v[11]
-            gy += s[9] * (four * zz - xx - three * yy) * v[11]
-            gz += s[9] * eight * y * z * v[11]
-            gx -= s[10] * six * x * z * v[12]
-            gy -= s[10] * six * y * z * v[12]
-            gz += s[10] * (six * zz - three * xx - three * yy) * v[12]
-            gx += s[11] * (four * zz - three * xx - yy) * v[13]
-            gy -= s[11] * (x + x) * y * v[13]
-            gz += s[11] * eight * x * z * v[13]
-            gx += s[12] * (z + z) * x * v[14]
-            gy -= s[12] * (z + z) * y * v[14]
-            gz += s[12] * (xx - yy) * v[14]
-            gx += s[13] * three * (xx - yy) * v[15]
-            gy -= s[13] * six * x * y * v[15]
-    return gx, gy, gz
+@njit(inline="always")
+def _camera_cov(V, S00, S01, S02, S11, S12, S22):
+    """Upper triangle of Sc = W Sigma W^T with W = V[:3, :3]."""
+    a0 = V[0, 0] * S00 + V[0, 1] * S01 + V[0, 2] * S02
+    a1 = V[0, 0] * S01 + V[0, 1] * S11 + V[0, 2] * S12
+    a2 = V[0, 0] * S02 + V[0, 1] * S12 + V[0, 2] * S22
+    b0 = V[1, 0] * S00 + V[1, 1] * S01 + V[1, 2] * S02
+    b1 = V[1, 0] * S01 + V[1, 1] * S11 + V[1, 2] * S12
+    b2 = V[1, 0] * S02 + V[1, 1] * S12 + V[1, 2] * S22
+    d0 = V[2, 0] * S00 + V[2, 1] * S01 + V[2, 2] * S02
+    d1 = V[2, 0] * S01 + V[2, 1] * S11 + V[2, 2] * S12
+    d2 = V[2, 0] * S02 + V[2, 1] * S12 + V[2, 2] * S22
+    c00 = a0 * V[0, 0] + a1 * V[0, 1] + a2 * V[0, 2]
+    c01 = a0 * V[1, 0] + a1 * V[1, 1] + a2 * V[1, 2]
+    c02 = a0 * V[2, 0] + a1 * V[2, 1] + a2 * V[2, 2]
+    c11 = b0 * V[1, 0] + b1 * V[1, 1] + b2 * V[1, 2]
+    c12 = b0 * V[2, 0] + b1 * V[2, 1] + b2 * V[2, 2]
+    c22 = d0 * V[2, 0] + d1 * V[2, 1] + d2 * V[2, 2]
+    return c00, c01, c02, c11, c12, c22
 
 
-@njit(**_OPTS)
-def _sh_color_fwd(n, c, V, mx, my, mz, sh, sh_deg, shc, basis, nb, out_color, zero, one, half):
-    """out_color[c, n] = max(SH(view direction) + 0.5, 0), or the raw colour when sh_deg < 0.
-
-    The view direction runs from the camera centre -R^T t (V is the [4, 4] w2c) to the mean.
-    """
-    if sh_deg < 0:
-        for ch in range(3):
-            out_color[c, n, ch] = sh[n, 0, ch]
-        return
-    px = -(V[0, 0] * V[0, 3] + V[1, 0] * V[1, 3] + V[2, 0] * V[2, 3])
-    py = -(V[0, 1] * V[0, 3] + V[1, 1] * V[1, 3] + V[2, 1] * V[2, 3])
-    pz = -(V[0, 2] * V[0, 3] + V[1, 2] * V[1, 3] + V[2, 2] * V[2, 3])
-    dx, dy, dz = mx - px, my - py, mz - pz
-    inrm = one / math.sqrt(dx * dx + dy * dy + dz * dz)
-    _sh_basis(dx * inrm, dy * inrm, dz * inrm, sh_deg, shc, basis)
-    for ch in range(3):
-        acc = half
-        for k in range(nb):
-            acc += basis[k] * sh[n, k, ch]
-        out_color[c, n, ch] = max(acc, zero)
-
-
-@njit(**_OPTS)
-def _sh_color_bwd(n, c, V, mx, my, mz, sh, sh_deg, shc, basis, vk, nb, g_color, g_sh, gvc,
-                  zero, one, half):
-    """Backward of :func:`_sh_color_fwd`: adds into g_sh[n] and the camera's 12 w2c-gradient
-    slots ``gvc``; returns the gradient with respect to the mean (gx, gy, gz)."""
-    if sh_deg < 0:
-        for ch in range(3):
-            g_sh[n, 0, ch] += g_color[c, n, ch]
-        return zero, zero, zero
-    px = -(V[0, 0] * V[0, 3] + V[1, 0] * V[1, 3] + V[2, 0] * V[2, 3])
-    py = -(V[0, 1] * V[0, 3] + V[1, 1] * V[1, 3] + V[2, 1] * V[2, 3])
-    pz = -(V[0, 2] * V[0, 3] + V[1, 2] * V[1, 3] + V[2, 2] * V[2, 3])
-    dx, dy, dz = mx - px, my - py, mz - pz
-    inrm = one / math.sqrt(dx * dx + dy * dy + dz * dz)
-    ux, uy, uz = dx * inrm, dy * inrm, dz * inrm
-    _sh_basis(ux, uy, uz, sh_deg, shc, basis)
-    for k in range(nb):
-        vk[k] = zero
-    for ch in range(3):
-        acc = half
-        for k in range(nb):
-            acc += basis[k] * sh[n, k, ch]
-        gch = g_color[c, n, ch] if acc >= zero else zero
-        for k in range(nb):
-            g_sh[n, k, ch] += basis[k] * gch
-            vk[k] += gch * sh[n, k, ch]
-    if sh_deg < 1:
-        return zero, zero, zero
-    gux, guy, guz = _sh_basis_vjp(ux, uy, uz, sh_deg, shc, vk)
-    dot = ux * gux + uy * guy + uz * guz
-    gdx = (gux - ux * dot) * inrm
-    gdy = (guy - uy * dot) * inrm
-    gdz = (guz - uz * dot) * inrm
-    for j in range(3):  # through the camera centre -R^T t
-        tj = V[j, 3]
-        gvc[4 * j + 0] += tj * gdx
-        gvc[4 * j + 1] += tj * gdy
-        gvc[4 * j + 2] += tj * gdz
-        gvc[4 * j + 3] += V[j, 0] * gdx + V[j, 1] * gdy + V[j, 2] * gdz
-    return gdx, gdy, gdz
+@njit(inline="always")
+def _jacobian(x, y, z, fx, fy, cx, cy, wf, hf, clip, half, one):
+    """Perspective Jacobian with the view-frustum clamp of 3DGS / gsplat: returns 1/z, 1/z^2,
+    x/z, y/z, the clamp limits (x+, x-, y+, y-), the clamped tx, ty and J's entries j00, j02,
+    j11, j12 (J = [[j00, 0, j02], [0, j11, j12]])."""
+    rz = one / z
+    rz2 = rz * rz
+    limxp = (wf - cx) / fx + clip * (half * wf / fx)
+    limxn = cx / fx + clip * (half * wf / fx)
+    limyp = (hf - cy) / fy + clip * (half * hf / fy)
+    limyn = cy / fy + clip * (half * hf / fy)
+    xr = x * rz
+    yr = y * rz
+    tx = z * min(limxp, max(-limxn, xr))
+    ty = z * min(limyp, max(-limyn, yr))
+    j00 = fx * rz
+    j02 = -fx * tx * rz2
+    j11 = fy * rz
+    j12 = -fy * ty * rz2
+    return rz, rz2, xr, yr, limxp, limxn, limyp, limyn, tx, ty, j00, j02, j11, j12
 
 
-@njit(**_OPTS)
-def _quat_rot(q0, q1, q2, q3, one, two):
-    """Normalized wxyz quaternion -> row-major rotation entries (and the inverse norm)."""
-    inv = one / math.sqrt(q0 * q0 + q1 * q1 + q2 * q2 + q3 * q3)
-    w, x, y, z = q0 * inv, q1 * inv, q2 * inv, q3 * inv
-    r00 = one - two * (y * y + z * z)
-    r01 = two * (x * y - w * z)
-    r02 = two * (x * z + w * y)
-    r10 = two * (x * y + w * z)
-    r11 = one - two * (x * x + z * z)
-    r12 = two * (y * z - w * x)
-    r20 = two * (x * z - w * y)
-    r21 = two * (y * z + w * x)
-    r22 = one - two * (x * x + y * y)
-    return inv, w, x, y, z, r00, r01, r02, r10, r11, r12, r20, r21, r22
+@njit(inline="always")
+def _screen_cov(c00, c01, c02, c11, c12, c22, j00, j02, j11, j12, eps2d, two):
+    """J Sc J^T + eps2d I as (a, b, c) of [[a, b], [b, c]]."""
+    ca = j00 * j00 * c00 + two * j00 * j02 * c02 + j02 * j02 * c22 + eps2d
+    cb = j00 * j11 * c01 + j00 * j12 * c02 + j02 * j11 * c12 + j02 * j12 * c22
+    cc = j11 * j11 * c11 + two * j11 * j12 * c12 + j12 * j12 * c22 + eps2d
+    return ca, cb, cc
 
-
-@njit(**_OPTS)
+@njit(**KERNEL_OPTS)
 def project_fwd(
     means, quats, scales, opac, sh, sh_deg, viewmats, Ks, consts, shc,
     out_m2d, out_conic, out_depth, out_color, out_radii, n0, n1,
-):  # fmt: skip
+):
     """Project N Gaussians into C cameras.
 
     Args:
@@ -235,65 +123,28 @@ def project_fwd(
     basis = np.zeros(16, dtype=means.dtype)
     for n in range(n0, n1):
         mx, my, mz = means[n, 0], means[n, 1], means[n, 2]
-        _, _, _, _, _, r00, r01, r02, r10, r11, r12, r20, r21, r22 = _quat_rot(
+        _, _, _, _, _, r00, r01, r02, r10, r11, r12, r20, r21, r22 = quat_rot(
             quats[n, 0], quats[n, 1], quats[n, 2], quats[n, 3], one, two
         )
-        s0, s1, s2 = scales[n, 0], scales[n, 1], scales[n, 2]
-        # M = Rq diag(s); Sigma = M M^T
-        m00, m01, m02 = r00 * s0, r01 * s1, r02 * s2
-        m10, m11, m12 = r10 * s0, r11 * s1, r12 * s2
-        m20, m21, m22 = r20 * s0, r21 * s1, r22 * s2
-        S00 = m00 * m00 + m01 * m01 + m02 * m02
-        S01 = m00 * m10 + m01 * m11 + m02 * m12
-        S02 = m00 * m20 + m01 * m21 + m02 * m22
-        S11 = m10 * m10 + m11 * m11 + m12 * m12
-        S12 = m10 * m20 + m11 * m21 + m12 * m22
-        S22 = m20 * m20 + m21 * m21 + m22 * m22
+        _, _, _, _, _, _, _, _, _, S00, S01, S02, S11, S12, S22 = _covariance(
+            r00, r01, r02, r10, r11, r12, r20, r21, r22, scales[n, 0], scales[n, 1], scales[n, 2]
+        )
         o = opac[n]
         for c in range(C):
             out_radii[c, n, 0] = 0
             out_radii[c, n, 1] = 0
             V = viewmats[c]
-            x = V[0, 0] * mx + V[0, 1] * my + V[0, 2] * mz + V[0, 3]
-            y = V[1, 0] * mx + V[1, 1] * my + V[1, 2] * mz + V[1, 3]
-            z = V[2, 0] * mx + V[2, 1] * my + V[2, 2] * mz + V[2, 3]
+            x, y, z = to_camera(V, mx, my, mz)
             if not (z >= near and z <= far):
                 continue
             if not (o > amin):
                 continue
             fx, fy, cx, cy = Ks[c, 0, 0], Ks[c, 1, 1], Ks[c, 0, 2], Ks[c, 1, 2]
-            # Sc = W Sigma W^T with W = V[:3,:3]
-            a0 = V[0, 0] * S00 + V[0, 1] * S01 + V[0, 2] * S02
-            a1 = V[0, 0] * S01 + V[0, 1] * S11 + V[0, 2] * S12
-            a2 = V[0, 0] * S02 + V[0, 1] * S12 + V[0, 2] * S22
-            b0 = V[1, 0] * S00 + V[1, 1] * S01 + V[1, 2] * S02
-            b1 = V[1, 0] * S01 + V[1, 1] * S11 + V[1, 2] * S12
-            b2 = V[1, 0] * S02 + V[1, 1] * S12 + V[1, 2] * S22
-            d0 = V[2, 0] * S00 + V[2, 1] * S01 + V[2, 2] * S02
-            d1 = V[2, 0] * S01 + V[2, 1] * S11 + V[2, 2] * S12
-            d2 = V[2, 0] * S02 + V[2, 1] * S12 + V[2, 2] * S22
-            c00 = a0 * V[0, 0] + a1 * V[0, 1] + a2 * V[0, 2]
-            c01 = a0 * V[1, 0] + a1 * V[1, 1] + a2 * V[1, 2]
-            c02 = a0 * V[2, 0] + a1 * V[2, 1] + a2 * V[2, 2]
-            c11 = b0 * V[1, 0] + b1 * V[1, 1] + b2 * V[1, 2]
-            c12 = b0 * V[2, 0] + b1 * V[2, 1] + b2 * V[2, 2]
-            c22 = d0 * V[2, 0] + d1 * V[2, 1] + d2 * V[2, 2]
-            # perspective Jacobian, with the view-frustum clamp of 3DGS / gsplat
-            rz = one / z
-            rz2 = rz * rz
-            limxp = (wf - cx) / fx + clip * (half * wf / fx)
-            limxn = cx / fx + clip * (half * wf / fx)
-            limyp = (hf - cy) / fy + clip * (half * hf / fy)
-            limyn = cy / fy + clip * (half * hf / fy)
-            tx = z * min(limxp, max(-limxn, x * rz))
-            ty = z * min(limyp, max(-limyn, y * rz))
-            j00 = fx * rz
-            j02 = -fx * tx * rz2
-            j11 = fy * rz
-            j12 = -fy * ty * rz2
-            ca = j00 * j00 * c00 + two * j00 * j02 * c02 + j02 * j02 * c22 + eps2d
-            cb = j00 * j11 * c01 + j00 * j12 * c02 + j02 * j11 * c12 + j02 * j12 * c22
-            cc = j11 * j11 * c11 + two * j11 * j12 * c12 + j12 * j12 * c22 + eps2d
+            c00, c01, c02, c11, c12, c22 = _camera_cov(V, S00, S01, S02, S11, S12, S22)
+            rz, _, _, _, _, _, _, _, _, _, j00, j02, j11, j12 = _jacobian(
+                x, y, z, fx, fy, cx, cy, wf, hf, clip, half, one
+            )
+            ca, cb, cc = _screen_cov(c00, c01, c02, c11, c12, c22, j00, j02, j11, j12, eps2d, two)
             det = ca * cc - cb * cb
             if not (det > zero):
                 continue
@@ -316,16 +167,16 @@ def project_fwd(
             out_conic[c, n, 1] = -cb * idet
             out_conic[c, n, 2] = ca * idet
             out_depth[c, n] = z
-            _sh_color_fwd(n, c, V, mx, my, mz, sh, sh_deg, shc, basis, nb, out_color, zero, one,
-                          half)
+            sh_color_fwd(n, c, V, mx, my, mz, sh, sh_deg, shc, basis, nb, out_color, zero, one,
+                         half)
 
 
-@njit(**_OPTS)
+@njit(**KERNEL_OPTS)
 def project_bwd(
     means, quats, scales, sh, sh_deg, viewmats, Ks, consts, shc, radii,
     g_m2d, g_conic, g_depth, g_color,
     g_means, g_quats, g_scales, g_sh, g_view_part, ck0, ck1,
-):  # fmt: skip
+):
     """Backward of :func:`project_fwd` (culled pairs receive no gradient).
 
     Args:
@@ -351,19 +202,12 @@ def project_bwd(
         gv = g_view_part[ck]
         for n in range(ck * N // nchunk, (ck + 1) * N // nchunk):
             mx, my, mz = means[n, 0], means[n, 1], means[n, 2]
-            inv, qw, qx, qy, qz, r00, r01, r02, r10, r11, r12, r20, r21, r22 = _quat_rot(
+            inv, qw, qx, qy, qz, r00, r01, r02, r10, r11, r12, r20, r21, r22 = quat_rot(
                 quats[n, 0], quats[n, 1], quats[n, 2], quats[n, 3], one, two
             )
             s0, s1, s2 = scales[n, 0], scales[n, 1], scales[n, 2]
-            m00, m01, m02 = r00 * s0, r01 * s1, r02 * s2
-            m10, m11, m12 = r10 * s0, r11 * s1, r12 * s2
-            m20, m21, m22 = r20 * s0, r21 * s1, r22 * s2
-            S00 = m00 * m00 + m01 * m01 + m02 * m02
-            S01 = m00 * m10 + m01 * m11 + m02 * m12
-            S02 = m00 * m20 + m01 * m21 + m02 * m22
-            S11 = m10 * m10 + m11 * m11 + m12 * m12
-            S12 = m10 * m20 + m11 * m21 + m12 * m22
-            S22 = m20 * m20 + m21 * m21 + m22 * m22
+            (m00, m01, m02, m10, m11, m12, m20, m21, m22, S00, S01, S02, S11, S12,
+             S22) = _covariance(r00, r01, r02, r10, r11, r12, r20, r21, r22, s0, s1, s2)
             # gradient w.r.t. Sigma (full-matrix form, symmetric), summed over cameras
             H00 = zero
             H01 = zero
@@ -378,43 +222,13 @@ def project_bwd(
                 if radii[c, n, 0] == 0 and radii[c, n, 1] == 0:
                     continue
                 V = viewmats[c]
-                x = V[0, 0] * mx + V[0, 1] * my + V[0, 2] * mz + V[0, 3]
-                y = V[1, 0] * mx + V[1, 1] * my + V[1, 2] * mz + V[1, 3]
-                z = V[2, 0] * mx + V[2, 1] * my + V[2, 2] * mz + V[2, 3]
+                x, y, z = to_camera(V, mx, my, mz)
                 fx, fy, cx, cy = Ks[c, 0, 0], Ks[c, 1, 1], Ks[c, 0, 2], Ks[c, 1, 2]
-                a0 = V[0, 0] * S00 + V[0, 1] * S01 + V[0, 2] * S02
-                a1 = V[0, 0] * S01 + V[0, 1] * S11 + V[0, 2] * S12
-                a2 = V[0, 0] * S02 + V[0, 1] * S12 + V[0, 2] * S22
-                b0 = V[1, 0] * S00 + V[1, 1] * S01 + V[1, 2] * S02
-                b1 = V[1, 0] * S01 + V[1, 1] * S11 + V[1, 2] * S12
-                b2 = V[1, 0] * S02 + V[1, 1] * S12 + V[1, 2] * S22
-                d0 = V[2, 0] * S00 + V[2, 1] * S01 + V[2, 2] * S02
-                d1 = V[2, 0] * S01 + V[2, 1] * S11 + V[2, 2] * S12
-                d2 = V[2, 0] * S02 + V[2, 1] * S12 + V[2, 2] * S22
-                c00 = a0 * V[0, 0] + a1 * V[0, 1] + a2 * V[0, 2]
-                c01 = a0 * V[1, 0] + a1 * V[1, 1] + a2 * V[1, 2]
-                c02 = a0 * V[2, 0] + a1 * V[2, 1] + a2 * V[2, 2]
-                c11 = b0 * V[1, 0] + b1 * V[1, 1] + b2 * V[1, 2]
-                c12 = b0 * V[2, 0] + b1 * V[2, 1] + b2 * V[2, 2]
-                c22 = d0 * V[2, 0] + d1 * V[2, 1] + d2 * V[2, 2]
-                rz = one / z
-                rz2 = rz * rz
-                limxp = (wf - cx) / fx + clip * (half * wf / fx)
-                limxn = cx / fx + clip * (half * wf / fx)
-                limyp = (hf - cy) / fy + clip * (half * hf / fy)
-                limyn = cy / fy + clip * (half * hf / fy)
-                xr = x * rz
-                yr = y * rz
-                tx = z * min(limxp, max(-limxn, xr))
-                ty = z * min(limyp, max(-limyn, yr))
-                j00 = fx * rz
-                j02 = -fx * tx * rz2
-                j11 = fy * rz
-                j12 = -fy * ty * rz2
-                eps2d = consts[C_EPS2D]
-                ca = j00 * j00 * c00 + two * j00 * j02 * c02 + j02 * j02 * c22 + eps2d
-                cb = j00 * j11 * c01 + j00 * j12 * c02 + j02 * j11 * c12 + j02 * j12 * c22
-                cc = j11 * j11 * c11 + two * j11 * j12 * c12 + j12 * j12 * c22 + eps2d
+                c00, c01, c02, c11, c12, c22 = _camera_cov(V, S00, S01, S02, S11, S12, S22)
+                (rz, rz2, xr, yr, limxp, limxn, limyp, limyn, tx, ty, j00, j02, j11,
+                 j12) = _jacobian(x, y, z, fx, fy, cx, cy, wf, hf, clip, half, one)
+                ca, cb, cc = _screen_cov(c00, c01, c02, c11, c12, c22, j00, j02, j11, j12,
+                                         consts[C_EPS2D], two)
                 det = ca * cc - cb * cb
                 idet2 = one / (det * det)
                 gA, gB, gC = g_conic[c, n, 0], g_conic[c, n, 1], g_conic[c, n, 2]
@@ -495,8 +309,8 @@ def project_bwd(
                 gvc[8] += two * (A20 * S00 + A21 * S01 + A22 * S02)
                 gvc[9] += two * (A20 * S01 + A21 * S11 + A22 * S12)
                 gvc[10] += two * (A20 * S02 + A21 * S12 + A22 * S22)
-                gdx, gdy, gdz = _sh_color_bwd(n, c, V, mx, my, mz, sh, sh_deg, shc, basis, vk, nb,
-                                              g_color, g_sh, gvc, zero, one, half)
+                gdx, gdy, gdz = sh_color_bwd(n, c, V, mx, my, mz, sh, sh_deg, shc, basis, vk, nb,
+                                             g_color, g_sh, gvc, zero, one, half)
                 gmx += gdx
                 gmy += gdy
                 gmz += gdz
@@ -519,21 +333,9 @@ def project_bwd(
             g00, g01, g02 = gM00 * s0, gM01 * s1, gM02 * s2
             g10, g11, g12 = gM10 * s0, gM11 * s1, gM12 * s2
             g20, g21, g22 = gM20 * s0, gM21 * s1, gM22 * s2
-            gw = two * (-qz * g01 + qy * g02 + qz * g10 - qx * g12 - qy * g20 + qx * g21)
-            gx = two * (
-                qy * g01 + qz * g02 + qy * g10 - two * qx * g11 - qw * g12 + qz * g20
-                + qw * g21 - two * qx * g22
-            )  # fmt: skip
-            gy = two * (
-                -two * qy * g00 + qx * g01 + qw * g02 + qx * g10 + qz * g12 - qw * g20
-                + qz * g21 - two * qy * g22
-            )  # fmt: skip
-            gz = two * (
-                -two * qz * g00 - qw * g01 + qx * g02 + qw * g10 - two * qz * g11 + qy * g12
-                + qx * g20 + qy * g21
-            )  # fmt: skip
-            dot = qw * gw + qx * gx + qy * gy + qz * gz
-            g_quats[n, 0] = (gw - qw * dot) * inv
-            g_quats[n, 1] = (gx - qx * dot) * inv
-            g_quats[n, 2] = (gy - qy * dot) * inv
-            g_quats[n, 3] = (gz - qz * dot) * inv
+            gq0, gq1, gq2, gq3 = quat_rot_vjp(inv, qw, qx, qy, qz, g00, g01, g02, g10, g11, g12,
+                                              g20, g21, g22, two)
+            g_quats[n, 0] = gq0
+            g_quats[n, 1] = gq1
+            g_quats[n, 2] = gq2
+            g_quats[n, 3] = gq3

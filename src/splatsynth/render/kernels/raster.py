@@ -1,4 +1,4 @@
-"""Tile binning, and front-to-back compositing forward and backward, parallel over tiles.
+"""3DGS front-to-back compositing forward and backward, parallel over tiles (binning: tiles.py).
 
 Arrays in, arrays out; float32 or float64. Gaussians are addressed by ``gid = c * N + n``
 (camera-major), so several cameras share one pass. The kernels are plain ``nogil`` functions
@@ -31,12 +31,13 @@ from ._common import (
     C_TMIN,
     C_XMARGIN,
     C_ZERO,
+    KERNEL_OPTS,
     TILE,
     TILE_PIX,
     exp_neg,
 )
+from .tiles import lane_sums, tile_origin
 
-_OPTS = dict(cache=True, error_model="numpy", fastmath=True, nogil=True)
 N_PAIR_GRADS = 10
 """Per pair: d/du, d/dv, d/dconic (3), d/dopacity, d/dcolour (3), d/ddepth."""
 
@@ -59,103 +60,19 @@ LANES = TILE
 A0, A1, A2, A3, A4, A5, A6, A7, A8, A9 = (np.uint64(m * LANES) for m in range(10))
 
 
-@njit(cache=True, nogil=True)
-def _tile_rect(u, v, rx, ry, tiles_x, tiles_y):
-    x0 = max(0, math.floor((u - rx) / TILE))
-    x1 = min(tiles_x, math.ceil((u + rx) / TILE))
-    y0 = max(0, math.floor((v - ry) / TILE))
-    y1 = min(tiles_y, math.ceil((v + ry) / TILE))
-    return x0, max(x0, x1), y0, max(y0, y1)
-
-
-@njit(cache=True, nogil=True)
-def depth_order(bits, n_per_cam, num_cams):
-    """[G] gids sorted by (camera, depth, gid): a stable LSD radix sort, 8 bits per pass.
-
-    Args:
-        bits: [G] the depths' bit patterns (``depth.view(np.uint32 | np.uint64)``). Depths of
-            visible Gaussians are positive (z >= near > 0), and for positive floats the bit
-            pattern orders like the value; culled ones hold 0 and are never binned. float64
-            depths sort on all 64 bits, so close depths are never merged.
-    """
-    passes = bits.itemsize
-    order = np.empty(bits.shape[0], dtype=np.int64)
-    tmp = np.empty(n_per_cam, dtype=np.int64)
-    cnt = np.empty(257, dtype=np.int64)
-    for c in range(num_cams):
-        base = c * n_per_cam
-        src = order[base:base + n_per_cam]
-        for i in range(n_per_cam):
-            src[i] = base + i
-        dst = tmp
-        for ps in range(passes):
-            shift = 8 * ps
-            cnt[:] = 0
-            for i in range(n_per_cam):
-                cnt[((bits[src[i]] >> shift) & 255) + 1] += 1
-            for b in range(256):
-                cnt[b + 1] += cnt[b]
-            for i in range(n_per_cam):
-                d = (bits[src[i]] >> shift) & 255
-                dst[cnt[d]] = src[i]
-                cnt[d] += 1
-            src, dst = dst, src
-        if passes % 2 == 1:  # the result sits in tmp
-            order[base:base + n_per_cam] = tmp
-    return order
-
-
-@njit(cache=True, nogil=True)
-def bin_tiles(m2d, radii, order, n_per_cam, num_cams, tiles_x, tiles_y):
-    """Assign Gaussians to the tiles their screen extent touches, front to back per tile.
-
-    Args:
-        m2d: [G, 2] centres; radii: [G, 2] int half-extents (0 = culled); G = C * N.
-        order: [G] gids sorted by (camera, depth, gid); filling tiles in this order leaves
-            every tile's list sorted, so no per-tile sort is needed.
-        n_per_cam, num_cams: N and C; tiles_x, tiles_y: tiles per image.
-    Returns:
-        pair_off: [G+1] int64; Gaussian g owns pair ids pair_off[g]:pair_off[g+1].
-        tile_off: [C*tiles+1] int64; tile t's entries are tile_off[t]:tile_off[t+1].
-        tile_gid, tile_pid: [P] int32 gid and pair id of each entry, front first.
-    """
-    G = m2d.shape[0]
-    ntile = tiles_x * tiles_y
-    pair_off = np.zeros(G + 1, dtype=np.int64)
-    tile_off = np.zeros(num_cams * ntile + 1, dtype=np.int64)
-    for g in range(G):
-        cnt = 0
-        if radii[g, 0] != 0 or radii[g, 1] != 0:
-            base = (g // n_per_cam) * ntile + 1
-            x0, x1, y0, y1 = _tile_rect(m2d[g, 0], m2d[g, 1], radii[g, 0], radii[g, 1],
-                                        tiles_x, tiles_y)  # fmt: skip
-            cnt = (x1 - x0) * (y1 - y0)
-            for ty in range(y0, y1):
-                for tx in range(x0, x1):
-                    tile_off[base + ty * tiles_x + tx] += 1
-        pair_off[g + 1] = pair_off[g] + cnt
-    for t in range(num_cams * ntile):
-        tile_off[t + 1] += tile_off[t]
-    P = pair_off[G]
-    cursor = tile_off[:-1].copy()
-    tile_gid = np.empty(P, dtype=np.int32)
-    tile_pid = np.empty(P, dtype=np.int32)
-    for idx in range(G):
-        g = order[idx]
-        p = pair_off[g]
-        if pair_off[g + 1] == p:
-            continue
-        base = (g // n_per_cam) * ntile
-        x0, x1, y0, y1 = _tile_rect(m2d[g, 0], m2d[g, 1], radii[g, 0], radii[g, 1],
-                                    tiles_x, tiles_y)  # fmt: skip
-        for ty in range(y0, y1):
-            for tx in range(x0, x1):
-                t = base + ty * tiles_x + tx
-                tile_gid[cursor[t]] = g
-                tile_pid[cursor[t]] = p
-                cursor[t] += 1
-                p += 1
-    return pair_off, tile_off, tile_gid, tile_pid
+@njit(inline="always")
+def _band_y(rec, g, xe, ye, bx0, bx1, side):
+    """y of the ellipse's top (side -1) or bottom (side 1) point (xe, ye) when it lies in the
+    column band bx0 <= x <= bx1, else of the ellipse's crossing of the band edge nearest to it.
+    Returns (y, False) when that edge misses the ellipse."""
+    if xe >= bx0 and xe <= bx1:
+        return ye, True
+    u, ca, cb, cc = 1.0 * rec[g, R_U], 1.0 * rec[g, R_CA], 1.0 * rec[g, R_CB], rec[g, R_CC]
+    dx = min(max(xe, bx0), bx1) - u
+    disc = cb * cb * dx * dx - 4.0 * cc * (ca * dx * dx - rec[g, R_THR])
+    if disc < 0.0:
+        return ye, False
+    return rec[g, R_V] + (-cb * dx + side * math.sqrt(disc)) * rec[g, R_ICC], True
 
 
 @njit(cache=True, nogil=True)
@@ -170,26 +87,12 @@ def _row_range(rec, g, ox, oy, xlo, xhi):
     """
     bx0 = 1.0 * ox + xlo
     bx1 = 1.0 * ox + xhi
-    xt = 1.0 * rec[g, R_XT]
-    xb = 1.0 * rec[g, R_XB]
-    if xt >= bx0 and xt <= bx1:
-        ymin = 1.0 * rec[g, R_YT]
-    else:
-        u, ca, cb, cc = 1.0 * rec[g, R_U], 1.0 * rec[g, R_CA], 1.0 * rec[g, R_CB], rec[g, R_CC]
-        dx = min(max(xt, bx0), bx1) - u
-        disc = cb * cb * dx * dx - 4.0 * cc * (ca * dx * dx - rec[g, R_THR])
-        if disc < 0.0:
-            return 1, 0
-        ymin = rec[g, R_V] + (-cb * dx - math.sqrt(disc)) * rec[g, R_ICC]
-    if xb >= bx0 and xb <= bx1:
-        ymax = 1.0 * rec[g, R_YB]
-    else:
-        u, ca, cb, cc = 1.0 * rec[g, R_U], 1.0 * rec[g, R_CA], 1.0 * rec[g, R_CB], rec[g, R_CC]
-        dx = min(max(xb, bx0), bx1) - u
-        disc = cb * cb * dx * dx - 4.0 * cc * (ca * dx * dx - rec[g, R_THR])
-        if disc < 0.0:
-            return 1, 0
-        ymax = rec[g, R_V] + (-cb * dx + math.sqrt(disc)) * rec[g, R_ICC]
+    ymin, ok = _band_y(rec, g, 1.0 * rec[g, R_XT], 1.0 * rec[g, R_YT], bx0, bx1, -1.0)
+    if not ok:
+        return 1, 0
+    ymax, ok = _band_y(rec, g, 1.0 * rec[g, R_XB], 1.0 * rec[g, R_YB], bx0, bx1, 1.0)
+    if not ok:
+        return 1, 0
     r0 = max(0, math.ceil(ymin - oy - 0.5 - 1e-3))
     r1 = min(TILE - 1, math.floor(ymax - oy - 0.5 + 1e-3))
     return r0, r1
@@ -247,21 +150,21 @@ def reduce_pairs(pair_off, pair_grads, out, g0, g1):
     """out[g] = sum of g's pair-gradient rows (contiguous, in pair order), for g0 <= g < g1."""
     for g in range(g0, g1):
         for p in range(pair_off[g], pair_off[g + 1]):
-            for j in range(N_PAIR_GRADS):
+            for j in range(N_PAIR_GRADS):  # a constant trip count: unrolled
                 out[g, j] += pair_grads[p, j]
 
 
-@njit(**_OPTS)
+@njit(**KERNEL_OPTS)
 def raster_fwd(
     rec, tile_off, tile_gid, tiles, tiles_x, lx, ly, tox, toy, bg, consts, out_rgb, out_depth,
     out_alpha, out_T, out_last, entry_rows,
-):  # fmt: skip
+):
     """Composite the sorted Gaussians of the given tiles front to back.
 
     Args:
         rec: [G, REC] projected Gaussians packed by :func:`pack_records`
             (gid = c * N + n).
-        tile_off, tile_gid: from :func:`bin_tiles`; tiles: the tile ids this call composites
+        tile_off, tile_gid: from :func:`tiles.bin_tiles`; tiles: the tile ids this call composites
             (threads get disjoint lists that together cover every tile, empty ones included).
         lx, ly: [TILE_PIX] pixel-centre offsets inside a tile; tox, toy: tile origins as floats.
         bg: [C,3] backgrounds; consts: typed constants.
@@ -286,11 +189,7 @@ def raster_fwd(
         S[O_LY + k] = ly[k]
     for ti in range(tiles.shape[0]):
         tile = tiles[ti]
-        c = tile // ntile
-        t = tile - c * ntile
-        ty = t // tiles_x
-        tx = t - ty * tiles_x
-        ox, oy = tox[tx], toy[ty]
+        c, tx, ty, ox, oy = tile_origin(tile, ntile, tiles_x, tox, toy)
         for k in range(np.uint64(_P)):
             S[O_T + k] = one
             S[O_R + k] = zero
@@ -363,11 +262,11 @@ def raster_fwd(
                 out_last[c, py, px] = np.int32(lk) if lk < huge else nlast
 
 
-@njit(**_OPTS)
+@njit(**KERNEL_OPTS)
 def raster_bwd(
     rec, tile_off, tile_gid, tile_pid, tiles, tiles_x, lx, ly, tox, toy, bg, consts, out_T,
     out_last, entry_rows, g_rgb, g_depth, g_alpha, pair_grads, with_depth,
-):  # fmt: skip
+):
     """Backward of :func:`raster_fwd`, back to front, one gradient slot per pair.
 
     Args:
@@ -390,11 +289,7 @@ def raster_bwd(
         S[O_LY + k] = ly[k]
     for ti in range(tiles.shape[0]):
         tile = tiles[ti]
-        c = tile // ntile
-        t = tile - c * ntile
-        ty = t // tiles_x
-        tx = t - ty * tiles_x
-        ox, oy = tox[tx], toy[ty]
+        c, tx, ty, ox, oy = tile_origin(tile, ntile, tiles_x, tox, toy)
         px0 = int(tx * TILE)
         py0 = int(ty * TILE)
         maxlast = -1
@@ -412,7 +307,7 @@ def raster_bwd(
                 S[O_DD + k] = g_depth[c, py, px, 0]
                 S[O_DAT + k] = g_alpha[c, py, px, 0] * tf
                 S[O_Q + k] = tf * (S[O_DR + k] * bg[c, 0] + S[O_DG + k] * bg[c, 1]
-                                   + S[O_DB + k] * bg[c, 2])  # fmt: skip
+                                   + S[O_DB + k] * bg[c, 2])
                 lst = out_last[c, py, px]
                 maxlast = max(maxlast, lst)
             else:
@@ -491,11 +386,7 @@ def raster_bwd(
                     S[O_Q + k] = q + w * gdot
                     S[O_T + k] = tb if valid else tk
             pid = tile_pid[i]
-            for m in range(N_PAIR_GRADS):
-                tot = zero
-                for j in range(LANES):
-                    tot += acc[m * LANES + j]
-                pair_grads[pid, m] = tot
+            lane_sums(acc, pair_grads[pid], zero)
             mx, my = pair_grads[pid, 0], pair_grads[pid, 1]
             # power = ca dx^2 + cb dx dy + cc dy^2 with dx = px - u, dy = py - v
             pair_grads[pid, 0] = -(ca + ca) * mx - cb * my

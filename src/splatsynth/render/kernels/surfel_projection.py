@@ -21,17 +21,44 @@ import math
 import numpy as np
 from numba import njit
 
-from ._common import C_AMIN, C_FAR, C_HALF, C_HF, C_LOGINV, C_NEAR, C_ONE, C_TWO, C_WF, C_ZERO
-from .projection import _quat_rot, _sh_color_bwd, _sh_color_fwd
+from ._common import (
+    C_AMIN,
+    C_FAR,
+    C_HALF,
+    C_HF,
+    C_LOGINV,
+    C_NEAR,
+    C_ONE,
+    C_TWO,
+    C_WF,
+    C_ZERO,
+    KERNEL_OPTS,
+)
+from .geometry import quat_rot, quat_rot_vjp, to_camera
+from .sh import sh_color_bwd, sh_color_fwd
 
-_OPTS = dict(cache=True, error_model="numpy", fastmath=True, nogil=True)
+
+@njit(inline="always")
+def _camera_axes(V, r00, r01, r02, r10, r11, r12, r20, r21, r22):
+    """The rotation's columns in the camera frame (W R, W = V[:3, :3]): tangent axes a, b and
+    normal n, as (ax, ay, az, bx, by, bz, nx, ny, nz)."""
+    ax = V[0, 0] * r00 + V[0, 1] * r10 + V[0, 2] * r20
+    ay = V[1, 0] * r00 + V[1, 1] * r10 + V[1, 2] * r20
+    az = V[2, 0] * r00 + V[2, 1] * r10 + V[2, 2] * r20
+    bx = V[0, 0] * r01 + V[0, 1] * r11 + V[0, 2] * r21
+    by = V[1, 0] * r01 + V[1, 1] * r11 + V[1, 2] * r21
+    bz = V[2, 0] * r01 + V[2, 1] * r11 + V[2, 2] * r21
+    nx = V[0, 0] * r02 + V[0, 1] * r12 + V[0, 2] * r22
+    ny = V[1, 0] * r02 + V[1, 1] * r12 + V[1, 2] * r22
+    nz = V[2, 0] * r02 + V[2, 1] * r12 + V[2, 2] * r22
+    return ax, ay, az, bx, by, bz, nx, ny, nz
 
 
-@njit(**_OPTS)
+@njit(**KERNEL_OPTS)
 def surfel_project_fwd(
     means, quats, scales, opac, sh, sh_deg, viewmats, Ks, consts, shc,
     out_m2d, out_M, out_nrm, out_color, out_radii, out_box, n0, n1,
-):  # fmt: skip
+):
     """Project surfels n0 <= n < n1 into C cameras.
 
     Args:
@@ -51,7 +78,7 @@ def surfel_project_fwd(
     basis = np.zeros(16, dtype=means.dtype)
     for n in range(n0, n1):
         mx, my, mz = means[n, 0], means[n, 1], means[n, 2]
-        _, _, _, _, _, r00, r01, r02, r10, r11, r12, r20, r21, r22 = _quat_rot(
+        _, _, _, _, _, r00, r01, r02, r10, r11, r12, r20, r21, r22 = quat_rot(
             quats[n, 0], quats[n, 1], quats[n, 2], quats[n, 3], one, two
         )
         su, sv = scales[n, 0], scales[n, 1]
@@ -62,21 +89,13 @@ def surfel_project_fwd(
             if not (o > amin):
                 continue
             V = viewmats[c]
-            px = V[0, 0] * mx + V[0, 1] * my + V[0, 2] * mz + V[0, 3]
-            py = V[1, 0] * mx + V[1, 1] * my + V[1, 2] * mz + V[1, 3]
-            pz = V[2, 0] * mx + V[2, 1] * my + V[2, 2] * mz + V[2, 3]
+            px, py, pz = to_camera(V, mx, my, mz)
             if not (pz >= near and pz <= far):
                 continue
-            # tangent axes and normal in the camera frame (columns of W R)
-            ax = (V[0, 0] * r00 + V[0, 1] * r10 + V[0, 2] * r20) * su
-            ay = (V[1, 0] * r00 + V[1, 1] * r10 + V[1, 2] * r20) * su
-            az = (V[2, 0] * r00 + V[2, 1] * r10 + V[2, 2] * r20) * su
-            bx = (V[0, 0] * r01 + V[0, 1] * r11 + V[0, 2] * r21) * sv
-            by = (V[1, 0] * r01 + V[1, 1] * r11 + V[1, 2] * r21) * sv
-            bz = (V[2, 0] * r01 + V[2, 1] * r11 + V[2, 2] * r21) * sv
-            nx = V[0, 0] * r02 + V[0, 1] * r12 + V[0, 2] * r22
-            ny = V[1, 0] * r02 + V[1, 1] * r12 + V[1, 2] * r22
-            nz = V[2, 0] * r02 + V[2, 1] * r12 + V[2, 2] * r22
+            ax, ay, az, bx, by, bz, nx, ny, nz = _camera_axes(V, r00, r01, r02, r10, r11, r12,
+                                                              r20, r21, r22)
+            ax, ay, az = ax * su, ay * su, az * su
+            bx, by, bz = bx * sv, by * sv, bz * sv
             fx, fy, cx, cy = Ks[c, 0, 0], Ks[c, 1, 1], Ks[c, 0, 2], Ks[c, 1, 2]
             M00, M01, M02 = fx * ax + cx * az, fx * bx + cx * bz, fx * px + cx * pz
             M10, M11, M12 = fy * ay + cy * az, fy * by + cy * bz, fy * py + cy * pz
@@ -122,16 +141,16 @@ def surfel_project_fwd(
             out_nrm[c, n, 0] = sg * nx
             out_nrm[c, n, 1] = sg * ny
             out_nrm[c, n, 2] = sg * nz
-            _sh_color_fwd(n, c, V, mx, my, mz, sh, sh_deg, shc, basis, nb, out_color, zero, one,
+            sh_color_fwd(n, c, V, mx, my, mz, sh, sh_deg, shc, basis, nb, out_color, zero, one,
                           half)
 
 
-@njit(**_OPTS)
+@njit(**KERNEL_OPTS)
 def surfel_project_bwd(
     means, quats, scales, sh, sh_deg, viewmats, Ks, consts, shc, radii,
     g_m2d, g_M, g_nrm, g_color,
     g_means, g_quats, g_scales, g_sh, g_view_part, ck0, ck1,
-):  # fmt: skip
+):
     """Backward of :func:`surfel_project_fwd` (culled pairs receive no gradient).
 
     Args:
@@ -155,7 +174,7 @@ def surfel_project_bwd(
         gv = g_view_part[ck]
         for n in range(ck * N // nchunk, (ck + 1) * N // nchunk):
             mx, my, mz = means[n, 0], means[n, 1], means[n, 2]
-            inv, qw, qx, qy, qz, r00, r01, r02, r10, r11, r12, r20, r21, r22 = _quat_rot(
+            inv, qw, qx, qy, qz, r00, r01, r02, r10, r11, r12, r20, r21, r22 = quat_rot(
                 quats[n, 0], quats[n, 1], quats[n, 2], quats[n, 3], one, two
             )
             su, sv = scales[n, 0], scales[n, 1]
@@ -178,18 +197,9 @@ def surfel_project_bwd(
                 if radii[c, n, 0] == 0 and radii[c, n, 1] == 0:
                     continue
                 V = viewmats[c]
-                px = V[0, 0] * mx + V[0, 1] * my + V[0, 2] * mz + V[0, 3]
-                py = V[1, 0] * mx + V[1, 1] * my + V[1, 2] * mz + V[1, 3]
-                pz = V[2, 0] * mx + V[2, 1] * my + V[2, 2] * mz + V[2, 3]
-                ax = V[0, 0] * r00 + V[0, 1] * r10 + V[0, 2] * r20
-                ay = V[1, 0] * r00 + V[1, 1] * r10 + V[1, 2] * r20
-                az = V[2, 0] * r00 + V[2, 1] * r10 + V[2, 2] * r20
-                bx = V[0, 0] * r01 + V[0, 1] * r11 + V[0, 2] * r21
-                by = V[1, 0] * r01 + V[1, 1] * r11 + V[1, 2] * r21
-                bz = V[2, 0] * r01 + V[2, 1] * r11 + V[2, 2] * r21
-                nx = V[0, 0] * r02 + V[0, 1] * r12 + V[0, 2] * r22
-                ny = V[1, 0] * r02 + V[1, 1] * r12 + V[1, 2] * r22
-                nz = V[2, 0] * r02 + V[2, 1] * r12 + V[2, 2] * r22
+                px, py, pz = to_camera(V, mx, my, mz)
+                ax, ay, az, bx, by, bz, nx, ny, nz = _camera_axes(V, r00, r01, r02, r10, r11,
+                                                                  r12, r20, r21, r22)
                 sg = -one if nx * px + ny * py + nz * pz > zero else one
                 fx, fy, cx, cy = Ks[c, 0, 0], Ks[c, 1, 1], Ks[c, 0, 2], Ks[c, 1, 2]
                 G = g_M[c, n]
@@ -242,8 +252,8 @@ def surfel_project_bwd(
                 gmx += V[0, 0] * gpx + V[1, 0] * gpy + V[2, 0] * gpz
                 gmy += V[0, 1] * gpx + V[1, 1] * gpy + V[2, 1] * gpz
                 gmz += V[0, 2] * gpx + V[1, 2] * gpy + V[2, 2] * gpz
-                gdx, gdy, gdz = _sh_color_bwd(n, c, V, mx, my, mz, sh, sh_deg, shc, basis, vk, nb,
-                                              g_color, g_sh, gvc, zero, one, half)
+                gdx, gdy, gdz = sh_color_bwd(n, c, V, mx, my, mz, sh, sh_deg, shc, basis, vk, nb,
+                                             g_color, g_sh, gvc, zero, one, half)
                 gmx += gdx
                 gmy += gdy
                 gmz += gdz
@@ -252,22 +262,9 @@ def surfel_project_bwd(
             g_means[n, 2] = gmz
             g_scales[n, 0] = gsu
             g_scales[n, 1] = gsv
-            # rotation entries of the normalized quaternion -> quaternion, then the norm
-            gw = two * (-qz * g01 + qy * g02 + qz * g10 - qx * g12 - qy * g20 + qx * g21)
-            gx = two * (
-                qy * g01 + qz * g02 + qy * g10 - two * qx * g11 - qw * g12 + qz * g20
-                + qw * g21 - two * qx * g22
-            )  # fmt: skip
-            gy = two * (
-                -two * qy * g00 + qx * g01 + qw * g02 + qx * g10 + qz * g12 - qw * g20
-                + qz * g21 - two * qy * g22
-            )  # fmt: skip
-            gz = two * (
-                -two * qz * g00 - qw * g01 + qx * g02 + qw * g10 - two * qz * g11 + qy * g12
-                + qx * g20 + qy * g21
-            )  # fmt: skip
-            dot = qw * gw + qx * gx + qy * gy + qz * gz
-            g_quats[n, 0] = (gw - qw * dot) * inv
-            g_quats[n, 1] = (gx - qx * dot) * inv
-            g_quats[n, 2] = (gy - qy * dot) * inv
-            g_quats[n, 3] = (gz - qz * dot) * inv
+            gq0, gq1, gq2, gq3 = quat_rot_vjp(inv, qw, qx, qy, qz, g00, g01, g02, g10, g11, g12,
+                                              g20, g21, g22, two)
+            g_quats[n, 0] = gq0
+            g_quats[n, 1] = gq1
+            g_quats[n, 2] = gq2
+            g_quats[n, 3] = gq3

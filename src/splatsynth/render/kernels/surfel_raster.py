@@ -36,12 +36,12 @@ from ._common import (
     C_TWO,
     C_XMARGIN,
     C_ZERO,
+    KERNEL_OPTS,
     TILE,
     TILE_PIX,
     exp_neg,
 )
-
-_OPTS = dict(cache=True, error_model="numpy", fastmath=True, nogil=True)
+from .tiles import lane_sums, tile_origin
 
 N_OUT = 9
 """Image channels: r, g, b (over the background), depth sum, normal sum (3), distortion,
@@ -53,12 +53,12 @@ N_PAIR_GRADS = 18
 # raster.py); offsets are unsigned so indexing needs no negative-index fix-up.
 _P = TILE_PIX
 (F_LX, F_LY, F_T, F_R, F_G, F_B, F_D, F_N0, F_N1, F_N2, F_DI, F_MD, F_MI, F_LAST,
- F_ALIVE) = (np.uint64(m * _P) for m in range(15))  # fmt: skip
+ F_ALIVE) = (np.uint64(m * _P) for m in range(15))
 FWD_STATE = 15 * _P
 # backward: pixel constants, upstream gradients, suffix sums
 (B_LX, B_LY, B_T, B_LAST, B_MI, B_TF, B_DT, B_GR, B_GG, B_GB, B_GD, B_GN0, B_GN1, B_GN2,
  B_GDI, B_GMD, B_GAT, B_SR, B_SG, B_SB, B_SD, B_SN0, B_SN1, B_SN2,
- B_SQ) = (np.uint64(m * _P) for m in range(25))  # fmt: skip
+ B_SQ) = (np.uint64(m * _P) for m in range(25))
 BWD_STATE = 25 * _P
 _A = tuple(np.uint64(m * TILE) for m in range(N_PAIR_GRADS))
 (A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, A13, A14, A15, A16, A17) = _A
@@ -75,11 +75,49 @@ def _rows(box, g, ox, oy, xm):
     return r0, r1
 
 
-@njit(**_OPTS)
+
+@njit(inline="always")
+def _tile_rows(Mt, m2d, g, ox, oy):
+    """Surfel g's ray-transform rows in tile-local pixels (x' = x - ox shifts T0 by -ox T2, and
+    y' = y - oy shifts T1 by -oy T2), and its centre: (a0, a1, a2, b0, b1, b2, w0, w1, w2,
+    mx, my) with T0' = a, T1' = b, T2 = w."""
+    w0, w1, w2 = Mt[g, 6], Mt[g, 7], Mt[g, 8]
+    a0, a1, a2 = Mt[g, 0] - ox * w0, Mt[g, 1] - ox * w1, Mt[g, 2] - ox * w2
+    b0, b1, b2 = Mt[g, 3] - oy * w0, Mt[g, 4] - oy * w1, Mt[g, 5] - oy * w2
+    return a0, a1, a2, b0, b1, b2, w0, w1, w2, m2d[g, 0] - ox, m2d[g, 1] - oy
+
+
+@njit(inline="always")
+def _intersect(x, y, a0, a1, a2, b0, b1, b2, w0, w1, w2, mx, my, one, zero, two):
+    """Ray through pixel centre (x, y) against the splat (see the module docstring).
+
+    Returns the planes through the pixel's column and row (hu, hv), the offset (dx, dy) from
+    the centre, whether the 3D branch wins (use3, else the low-pass fallback), 1 / zeta_2
+    (iz), the splat coordinates (uu, vv), the power before the 1/2 (p) and the depth (zd).
+    """
+    hu0, hu1, hu2 = a0 - x * w0, a1 - x * w1, a2 - x * w2
+    hv0, hv1, hv2 = b0 - y * w0, b1 - y * w1, b2 - y * w2
+    z0 = hu1 * hv2 - hu2 * hv1
+    z1 = hu2 * hv0 - hu0 * hv2
+    z2 = hu0 * hv1 - hu1 * hv0
+    dx = x - mx
+    dy = y - my
+    p2 = two * (dx * dx + dy * dy)
+    den = z2 * z2
+    use3 = (z0 * z0 + z1 * z1 <= p2 * den) & (den > zero)
+    iz = one / (z2 if use3 else one)
+    uu = z0 * iz
+    vv = z1 * iz
+    p = (uu * uu + vv * vv) if use3 else p2
+    zd = (w0 * uu + w1 * vv + w2) if use3 else w2
+    return hu0, hu1, hu2, hv0, hv1, hv2, dx, dy, use3, iz, uu, vv, p, zd
+
+
+@njit(**KERNEL_OPTS)
 def surfel_raster_fwd(
     m2d, Mt, color, nrm, opac, box, n_per_cam, tile_off, tile_gid, tiles, tiles_x,
     lx, ly, tox, toy, bg, consts, out_img, out_T, out_last, out_med, entry_rows,
-):  # fmt: skip
+):
     """Composite the depth-sorted surfels of the given tiles front to back.
 
     Args:
@@ -104,11 +142,7 @@ def surfel_raster_fwd(
         S[F_LY + k] = ly[k]
     for ti in range(tiles.shape[0]):
         tile = tiles[ti]
-        c = tile // ntile
-        t = tile - c * ntile
-        ty = t // tiles_x
-        tx = t - ty * tiles_x
-        ox, oy = tox[tx], toy[ty]
+        c, tx, ty, ox, oy = tile_origin(tile, ntile, tiles_x, tox, toy)
         for k in range(np.uint64(_P)):
             S[F_T + k] = one
             S[F_R + k] = zero
@@ -134,11 +168,7 @@ def surfel_raster_fwd(
                 continue
             entry_rows[i] = r0 | (r1 << 8)
             o = opac[g - c * n_per_cam]
-            # rows of M in tile-local pixels: x' = x - ox shifts T0 by -ox T2
-            w0, w1, w2 = Mt[g, 6], Mt[g, 7], Mt[g, 8]
-            a0, a1, a2 = Mt[g, 0] - ox * w0, Mt[g, 1] - ox * w1, Mt[g, 2] - ox * w2
-            b0, b1, b2 = Mt[g, 3] - oy * w0, Mt[g, 4] - oy * w1, Mt[g, 5] - oy * w2
-            mx, my = m2d[g, 0] - ox, m2d[g, 1] - oy
+            a0, a1, a2, b0, b1, b2, w0, w1, w2, mx, my = _tile_rows(Mt, m2d, g, ox, oy)
             cr, cg, cbl = color[g, 0], color[g, 1], color[g, 2]
             n0, n1, n2 = nrm[g, 0], nrm[g, 1], nrm[g, 2]
             for row in range(r0, r1 + 1):
@@ -147,21 +177,9 @@ def surfel_raster_fwd(
                     k = kb + j
                     x = S[F_LX + k]
                     y = S[F_LY + k]
-                    hu0, hu1, hu2 = a0 - x * w0, a1 - x * w1, a2 - x * w2
-                    hv0, hv1, hv2 = b0 - y * w0, b1 - y * w1, b2 - y * w2
-                    z0 = hu1 * hv2 - hu2 * hv1
-                    z1 = hu2 * hv0 - hu0 * hv2
-                    z2 = hu0 * hv1 - hu1 * hv0
-                    dx = x - mx
-                    dy = y - my
-                    p2 = two * (dx * dx + dy * dy)
-                    den = z2 * z2
-                    use3 = (z0 * z0 + z1 * z1 <= p2 * den) & (den > zero)
-                    iz = one / (z2 if use3 else one)
-                    uu = z0 * iz
-                    vv = z1 * iz
-                    p = (uu * uu + vv * vv) if use3 else p2
-                    zd = (w0 * uu + w1 * vv + w2) if use3 else w2
+                    hit = _intersect(x, y, a0, a1, a2, b0, b1, b2, w0, w1, w2, mx, my, one, zero,
+                                     two)
+                    p, zd = hit[12], hit[13]
                     al = min(amax, o * exp_neg(min(half * p, pmax)))
                     tk = S[F_T + k]
                     nt = tk * (one - al)
@@ -212,12 +230,12 @@ def surfel_raster_fwd(
                 out_med[c, py, px] = np.int32(S[F_MI + k])
 
 
-@njit(**_OPTS)
+@njit(**KERNEL_OPTS)
 def surfel_raster_bwd(
     m2d, Mt, color, nrm, opac, n_per_cam, tile_off, tile_gid, tile_pid, tiles, tiles_x,
     lx, ly, tox, toy, bg, consts, out_img, out_T, out_last, out_med, entry_rows, g_img,
     g_alpha, pair_grads,
-):  # fmt: skip
+):
     """Backward of :func:`surfel_raster_fwd`, back to front, one gradient slot per pair.
 
     Args:
@@ -237,11 +255,7 @@ def surfel_raster_bwd(
         S[B_LY + k] = ly[k]
     for ti in range(tiles.shape[0]):
         tile = tiles[ti]
-        c = tile // ntile
-        t = tile - c * ntile
-        ty = t // tiles_x
-        tx = t - ty * tiles_x
-        ox, oy = tox[tx], toy[ty]
+        c, tx, ty, ox, oy = tile_origin(tile, ntile, tiles_x, tox, toy)
         px0 = int(tx * TILE)
         py0 = int(ty * TILE)
         maxlast = -1
@@ -309,10 +323,7 @@ def surfel_raster_bwd(
             r1 = rr >> 8
             g = tile_gid[i]
             o = opac[g - c * n_per_cam]
-            w0, w1, w2 = Mt[g, 6], Mt[g, 7], Mt[g, 8]
-            a0, a1, a2 = Mt[g, 0] - ox * w0, Mt[g, 1] - ox * w1, Mt[g, 2] - ox * w2
-            b0, b1, b2 = Mt[g, 3] - oy * w0, Mt[g, 4] - oy * w1, Mt[g, 5] - oy * w2
-            mx, my = m2d[g, 0] - ox, m2d[g, 1] - oy
+            a0, a1, a2, b0, b1, b2, w0, w1, w2, mx, my = _tile_rows(Mt, m2d, g, ox, oy)
             cr, cg, cbl = color[g, 0], color[g, 1], color[g, 2]
             n0, n1, n2 = nrm[g, 0], nrm[g, 1], nrm[g, 2]
             for j in range(np.uint64(N_PAIR_GRADS * TILE)):
@@ -323,21 +334,9 @@ def surfel_raster_bwd(
                     k = kb + j
                     x = S[B_LX + k]
                     y = S[B_LY + k]
-                    hu0, hu1, hu2 = a0 - x * w0, a1 - x * w1, a2 - x * w2
-                    hv0, hv1, hv2 = b0 - y * w0, b1 - y * w1, b2 - y * w2
-                    z0 = hu1 * hv2 - hu2 * hv1
-                    z1 = hu2 * hv0 - hu0 * hv2
-                    z2 = hu0 * hv1 - hu1 * hv0
-                    dx = x - mx
-                    dy = y - my
-                    p2 = two * (dx * dx + dy * dy)
-                    den = z2 * z2
-                    use3 = (z0 * z0 + z1 * z1 <= p2 * den) & (den > zero)
-                    iz = one / (z2 if use3 else one)
-                    uu = z0 * iz
-                    vv = z1 * iz
-                    p = (uu * uu + vv * vv) if use3 else p2
-                    zd = (w0 * uu + w1 * vv + w2) if use3 else w2
+                    (hu0, hu1, hu2, hv0, hv1, hv2, dx, dy, use3, iz, uu, vv, p,
+                     zd) = _intersect(x, y, a0, a1, a2, b0, b1, b2, w0, w1, w2, mx, my, one, zero,
+                                      two)
                     e = exp_neg(min(half * p, pmax))
                     oe = o * e
                     al = min(amax, oe)
@@ -363,7 +362,7 @@ def surfel_raster_bwd(
                         + gn1 * (tb * n1 - S[B_SN1 + k] * iom)
                         + gn2 * (tb * n2 - S[B_SN2 + k] * iom)
                         + gdi * (tb * f - sq * iom) + S[B_GAT + k] * iom
-                    )  # fmt: skip
+                    )
                     live = valid & (oe <= amax)
                     dlda = dlda if live else zero
                     gmd = S[B_GMD + k] if li == S[B_MI + k] else zero
@@ -411,11 +410,7 @@ def surfel_raster_bwd(
                     S[B_SQ + k] = sq + w * f
                     S[B_T + k] = tb if valid else tk
             out = pair_grads[tile_pid[i]]
-            for m in range(N_PAIR_GRADS):
-                tot = zero
-                for j in range(TILE):
-                    tot += acc[m * TILE + j]
-                out[m] = tot
+            lane_sums(acc, out, zero)
             # back from tile-local rows: T0' = T0 - ox T2, T1' = T1 - oy T2
             out[6] -= ox * out[0] + oy * out[3]
             out[7] -= ox * out[1] + oy * out[4]

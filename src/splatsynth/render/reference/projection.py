@@ -6,25 +6,12 @@ import math
 
 import torch
 
-from ..sh import eval_sh
+from ...gaussians.geometry import rotation_from_quat
+from ..sh import colors_at_cameras
 from ..types import Projected
 
 _ALPHA_MIN = 1.0 / 255.0
 _CLIP = 0.3  # frustum margin of the Jacobian clamp, in units of tan(fov / 2) (3DGS, gsplat)
-
-
-def _rotmat_from_quats_wxyz(q: torch.Tensor) -> torch.Tensor:
-    """[N, 4] wxyz quaternions (any non-zero norm) -> [N, 3, 3] rotation matrices."""
-    q = q / q.norm(dim=-1, keepdim=True)
-    w, x, y, z = q.unbind(-1)
-    return torch.stack(
-        [
-            1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-            2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-            2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-        ],
-        dim=-1,
-    ).reshape(-1, 3, 3)  # fmt: skip
 
 
 def project_gaussians(
@@ -67,7 +54,7 @@ def project_gaussians(
     in_depth = (z >= near_plane) & (z <= far_plane)
     z_safe = torch.where(in_depth, z, torch.ones_like(z))
 
-    Rq = _rotmat_from_quats_wxyz(quats)
+    Rq = rotation_from_quat(quats)
     M = Rq * scales[:, None, :]
     cov3 = M @ M.transpose(-1, -2)  # [N,3,3]
     cov_cam = R[:, None] @ cov3[None] @ R.transpose(-1, -2)[:, None]  # [C,N,3,3]
@@ -109,11 +96,5 @@ def project_gaussians(
         radii = torch.stack([rx, ry], dim=-1).to(torch.int32)
         radii = torch.where(visible[..., None], radii, torch.zeros_like(radii))
 
-    if sh_degree is None:
-        cols = colors[None].expand(C, -1, -1)
-    else:
-        campos = -torch.einsum("cji,cj->ci", R, t)  # -R^T t
-        dirs = means[None] - campos[:, None, :]
-        dirs = dirs / dirs.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-        cols = torch.clamp(eval_sh(sh_degree, colors[None], dirs) + 0.5, min=0.0)
+    cols = colors_at_cameras(sh_degree, colors, means, viewmats)
     return Projected(means2d, conics, z, cols, radii)

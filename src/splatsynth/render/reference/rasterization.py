@@ -13,16 +13,12 @@ import math
 
 import torch
 
+from .tiles import segment_exclusive_cumsum, tile_pairs
+
 _TILE = 8
 _ALPHA_MAX = 0.99
 _ALPHA_MIN = 1.0 / 255.0
 _T_MIN = 1e-4
-
-
-def _segment_exclusive_cumsum(x: torch.Tensor, seg_first: torch.Tensor) -> torch.Tensor:
-    """Per-row exclusive cumsum of x [P, K] restarted at each segment; seg_first: [P] row ids."""
-    excl = torch.cumsum(x, dim=0) - x
-    return excl - torch.index_select(excl, 0, seg_first)
 
 
 def rasterize_to_pixels(
@@ -51,44 +47,11 @@ def rasterize_to_pixels(
         rgb [C, H, W, 3] (over the background), accumulated depth [C, H, W, 1] (not divided
         by alpha), alpha [C, H, W, 1].
     """
-    C, N = means2d.shape[:2]
+    C = means2d.shape[0]
     dev, dt = means2d.device, means2d.dtype
-    tiles_x, tiles_y = math.ceil(width / _TILE), math.ceil(height / _TILE)
-    ntile = tiles_x * tiles_y
     npix = C * height * width
-
-    with torch.no_grad():
-        cam, gid = torch.nonzero((radii > 0).any(-1), as_tuple=True)  # row-major: gid order
-        u, v = means2d[cam, gid, 0], means2d[cam, gid, 1]
-        rx, ry = radii[cam, gid, 0].to(dt), radii[cam, gid, 1].to(dt)
-        x0 = torch.floor((u - rx) / _TILE).clamp(0, tiles_x).long()
-        x1 = torch.ceil((u + rx) / _TILE).clamp(0, tiles_x).long()
-        y0 = torch.floor((v - ry) / _TILE).clamp(0, tiles_y).long()
-        y1 = torch.ceil((v + ry) / _TILE).clamp(0, tiles_y).long()
-        nx, ny = (x1 - x0).clamp_min(0), (y1 - y0).clamp_min(0)
-        count = nx * ny
-        owner = torch.repeat_interleave(torch.arange(count.numel(), device=dev), count)
-        first = torch.cumsum(count, 0) - count
-        j = torch.arange(owner.numel(), device=dev) - first[owner]
-        tx = x0[owner] + j % nx[owner]
-        ty = y0[owner] + j // nx[owner]
-        tile = cam[owner] * ntile + ty * tiles_x + tx
-        # order by (tile, depth, gid): stable sort on depth, then stable sort on tile
-        o1 = torch.sort(depths[cam[owner], gid[owner]].detach(), stable=True).indices
-        o2 = torch.sort(tile[o1], stable=True).indices
-        order = o1[o2]
-        owner, tile, tx, ty = owner[order], tile[order], tx[order], ty[order]
-        P = owner.numel()
-        new_seg = torch.ones(P, dtype=torch.bool, device=dev)
-        new_seg[1:] = tile[1:] != tile[:-1]
-        seg_first = torch.cummax(torch.where(new_seg, torch.arange(P, device=dev), 0), 0).values
-        k = torch.arange(_TILE * _TILE, device=dev)
-        px = tx[:, None] * _TILE + k % _TILE  # [P, 256] integer pixel coordinates
-        py = ty[:, None] * _TILE + k // _TILE
-        inside = (px < width) & (py < height)
-        pix = torch.where(inside, (cam[owner][:, None] * height + py) * width + px, 0)
-
-    pc, pg = cam[owner], gid[owner]
+    pc, pg, px, py, inside, pix, seg_first = tile_pairs(means2d, radii, depths, width, height,
+                                                        _TILE)
     dx = (px.to(dt) + 0.5) - means2d[pc, pg, 0][:, None]
     dy = (py.to(dt) + 0.5) - means2d[pc, pg, 1][:, None]
     con = conics[pc, pg]
@@ -97,7 +60,7 @@ def rasterize_to_pixels(
     keep = inside & (power >= 0) & (alpha >= _ALPHA_MIN)
     a = torch.where(keep, alpha, torch.zeros_like(alpha))
     l1m = torch.log1p(-a).double()
-    log_t_before = _segment_exclusive_cumsum(l1m, seg_first)
+    log_t_before = segment_exclusive_cumsum(l1m, seg_first)
     # a pixel stops before the Gaussian that would take T below 1e-4, and T only falls, so the
     # Gaussians kept form a prefix of each tile's list: T before a kept one is log_t_before
     with torch.no_grad():

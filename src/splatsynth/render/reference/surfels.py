@@ -13,8 +13,10 @@ import math
 
 import torch
 
-from ..sh import eval_sh
-from .projection import _rotmat_from_quats_wxyz
+from ...gaussians.geometry import rotation_from_quat
+from ..sh import colors_at_cameras
+from ..types import SurfelProjected
+from .tiles import segment_exclusive_cumsum, tile_pairs
 
 _TILE = 16
 _ALPHA_MAX = 0.99
@@ -49,15 +51,13 @@ def project_surfels(
         viewmats: [C, 4, 4]; Ks: [C, 3, 3] (not differentiated); width, height: pixels.
         sh_degree: SH degree to evaluate, None for RGB; near_plane, far_plane: depth range.
     Returns:
-        :class:`splatsynth.render.surfels.SurfelProjected`; culled entries have radii 0 and
+        :class:`splatsynth.render.types.SurfelProjected`; culled entries have radii 0 and
         unspecified other values.
     """
-    from ..surfels import SurfelProjected
-
     Ks = Ks.detach()
     Rv, tv = viewmats[:, :3, :3], viewmats[:, :3, 3]
     p = torch.einsum("cij,nj->cni", Rv, means) + tv[:, None, :]  # [C,N,3] centre, camera
-    Rc = Rv[:, None] @ _rotmat_from_quats_wxyz(quats)[None]  # [C,N,3,3] splat axes, camera
+    Rc = Rv[:, None] @ rotation_from_quat(quats)[None]  # [C,N,3,3] splat axes, camera
     cols = torch.stack([Rc[..., 0] * scales[:, 0:1], Rc[..., 1] * scales[:, 1:2], p], dim=-1)
     M = Ks[:, None] @ cols  # [C,N,3,3]: (u, v, 1) -> homogeneous pixel
     z = p[..., 2]
@@ -85,29 +85,17 @@ def project_surfels(
         r2d = torch.sqrt(0.5 * e2.clamp_min(0))  # low-pass disc: o exp(-|d|^2) >= 1/255
         boxes = torch.stack([torch.minimum(xc - hx, u - r2d), torch.maximum(xc + hx, u + r2d),
                              torch.minimum(yc - hy, v - r2d), torch.maximum(yc + hy, v + r2d)],
-                            dim=-1)  # fmt: skip
+                            dim=-1)
         on_screen = ((boxes[..., 1] > 0) & (boxes[..., 0] < width) & (boxes[..., 3] > 0)
-                     & (boxes[..., 2] < height))  # fmt: skip
+                     & (boxes[..., 2] < height))
         ok &= on_screen
         rx = torch.ceil(torch.maximum(boxes[..., 1] - u, u - boxes[..., 0]))
         ry = torch.ceil(torch.maximum(boxes[..., 3] - v, v - boxes[..., 2]))
         radii = torch.stack([rx, ry], dim=-1).to(torch.int32)
         radii = torch.where(ok[..., None], radii, torch.zeros_like(radii))
 
-    if sh_degree is None:
-        rgb = colors[None].expand(viewmats.shape[0], -1, -1)
-    else:
-        campos = -torch.einsum("cji,cj->ci", Rv, tv)  # -R^T t
-        dirs = means[None] - campos[:, None, :]
-        dirs = dirs / dirs.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-        rgb = torch.clamp(eval_sh(sh_degree, colors[None], dirs) + 0.5, min=0.0)
+    rgb = colors_at_cameras(sh_degree, colors, means, viewmats)
     return SurfelProjected(means2d, M, normals, rgb, radii, boxes)
-
-
-def _seg_excl_cumsum(x: torch.Tensor, seg_first: torch.Tensor) -> torch.Tensor:
-    """Per-row exclusive cumsum of x [P, K] restarted at each segment; seg_first: [P] row ids."""
-    excl = torch.cumsum(x, dim=0) - x
-    return excl - excl[seg_first]
 
 
 def rasterize_surfels_to_pixels(
@@ -141,43 +129,12 @@ def rasterize_surfels_to_pixels(
         rgb [C, H, W, 3], alpha [C, H, W, 1], accumulated depth [C, H, W, 1], accumulated
         normals [C, H, W, 3], distortion [C, H, W, 1], median depth [C, H, W, 1].
     """
-    C, N = means2d.shape[:2]
+    C = means2d.shape[0]
     dev, dt = means2d.device, means2d.dtype
-    tiles_x, tiles_y = math.ceil(width / _TILE), math.ceil(height / _TILE)
-    ntile = tiles_x * tiles_y
     npix = C * height * width
-
-    with torch.no_grad():
-        cam, gid = torch.nonzero((radii > 0).any(-1), as_tuple=True)  # gid order
-        u, v = means2d[cam, gid, 0], means2d[cam, gid, 1]
-        rx, ry = radii[cam, gid, 0].to(dt), radii[cam, gid, 1].to(dt)
-        x0 = torch.floor((u - rx) / _TILE).clamp(0, tiles_x).long()
-        x1 = torch.ceil((u + rx) / _TILE).clamp(0, tiles_x).long()
-        y0 = torch.floor((v - ry) / _TILE).clamp(0, tiles_y).long()
-        y1 = torch.ceil((v + ry) / _TILE).clamp(0, tiles_y).long()
-        nx, ny = (x1 - x0).clamp_min(0), (y1 - y0).clamp_min(0)
-        count = nx * ny
-        owner = torch.repeat_interleave(torch.arange(count.numel(), device=dev), count)
-        first = torch.cumsum(count, 0) - count
-        j = torch.arange(owner.numel(), device=dev) - first[owner]
-        tx = x0[owner] + j % nx[owner]
-        ty = y0[owner] + j // nx[owner]
-        tile = cam[owner] * ntile + ty * tiles_x + tx
-        depth_key = ray_transforms[cam[owner], gid[owner], 2, 2].detach()
-        o1 = torch.sort(depth_key, stable=True).indices  # (tile, depth, gid) order
-        order = o1[torch.sort(tile[o1], stable=True).indices]
-        owner, tile, tx, ty = owner[order], tile[order], tx[order], ty[order]
-        P = owner.numel()
-        new_seg = torch.ones(P, dtype=torch.bool, device=dev)
-        new_seg[1:] = tile[1:] != tile[:-1]
-        seg_first = torch.cummax(torch.where(new_seg, torch.arange(P, device=dev), 0), 0).values
-        k = torch.arange(_TILE * _TILE, device=dev)
-        px = tx[:, None] * _TILE + k % _TILE  # [P, 256] integer pixel coordinates
-        py = ty[:, None] * _TILE + k // _TILE
-        inside = (px < width) & (py < height)
-        pix = torch.where(inside, (cam[owner][:, None] * height + py) * width + px, 0)
-
-    pc, pg = cam[owner], gid[owner]
+    pc, pg, px, py, inside, pix, seg_first = tile_pairs(means2d, radii, ray_transforms[..., 2, 2],
+                                                        width, height, _TILE)
+    P, npx = px.shape
     M = ray_transforms[pc, pg]  # [P,3,3]
     x = (px.to(dt) + 0.5)[..., None]  # [P,256,1]
     y = (py.to(dt) + 0.5)[..., None]
@@ -195,20 +152,20 @@ def rasterize_surfels_to_pixels(
     m2 = M[:, 2, :]
     zd = torch.where(use3, m2[:, 0:1] * su + m2[:, 1:2] * sv + m2[:, 2:3], m2[:, 2:3])
     alpha = torch.clamp(opacities[pg][:, None] * torch.exp(-power.clamp(max=_POWER_MAX)),
-                        max=_ALPHA_MAX)  # fmt: skip
+                        max=_ALPHA_MAX)
     keep = inside & (alpha >= _ALPHA_MIN)
     a = torch.where(keep, alpha, torch.zeros_like(alpha)).double()
     with torch.no_grad():
-        log_t_incl = _seg_excl_cumsum(torch.log1p(-a), seg_first) + torch.log1p(-a)
+        log_t_incl = segment_exclusive_cumsum(torch.log1p(-a), seg_first) + torch.log1p(-a)
         alive = log_t_incl >= math.log(_T_MIN)
     a = torch.where(alive, a, torch.zeros_like(a))
     l1m = torch.log1p(-a)
-    t_before = torch.exp(_seg_excl_cumsum(l1m, seg_first))
+    t_before = torch.exp(segment_exclusive_cumsum(l1m, seg_first))
     w64 = a * t_before
     # distortion: 2 w_i (z_i sum_{j<i} w_j - sum_{j<i} w_j z_j), per tile segment
     wz64 = w64 * zd.double()
-    dist = 2 * w64 * (zd.double() * _seg_excl_cumsum(w64, seg_first)
-                      - _seg_excl_cumsum(wz64, seg_first))  # fmt: skip
+    dist = 2 * w64 * (zd.double() * segment_exclusive_cumsum(w64, seg_first)
+                      - segment_exclusive_cumsum(wz64, seg_first))
     w = w64.to(dt)
 
     flat = pix.reshape(-1)
@@ -228,7 +185,7 @@ def rasterize_surfels_to_pixels(
 
     with torch.no_grad():  # median: the last composited surfel with transmittance > 0.5 before it
         cond = (a > 0) & (t_before > 0.5) & inside
-        slot = torch.arange(P, device=dev)[:, None] * k.numel() + k[None, :]
+        slot = torch.arange(P * npx, device=dev).reshape(P, npx)
         key = torch.where(cond, slot, -1).reshape(-1)
         best = torch.full((npix,), -1, dtype=torch.long, device=dev)
         best = best.scatter_reduce(0, flat, key, reduce="amax", include_self=True)
