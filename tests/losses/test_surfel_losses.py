@@ -39,7 +39,7 @@ def test_normals_of_a_tilted_plane_are_its_normal_facing_the_camera():
     # the same plane seen from the other side: depth is symmetric, normal flips with it
     wall = torch.full((1, 24, 24, 1), 2.0, dtype=DT)
     assert torch.allclose(normals_from_depth(wall, K[None])[0, 5, 5],
-                          torch.tensor([0.0, 0.0, -1.0], dtype=DT))  # fmt: skip
+                          torch.tensor([0.0, 0.0, -1.0], dtype=DT))
 
 
 def test_normals_next_to_empty_pixels_are_zero():
@@ -55,7 +55,7 @@ def test_normals_next_to_empty_pixels_are_zero():
 def test_normals_from_depth_gradient():
     K = _K(size=8)
     z = (2.0 + 0.1 * torch.rand(2, 8, 8, 1, dtype=DT, generator=torch.Generator().manual_seed(0))
-         ).requires_grad_(True)  # fmt: skip
+         ).requires_grad_(True)
     assert torch.autograd.gradcheck(lambda d: normals_from_depth(d, K.expand(2, 3, 3)), (z,))
 
 
@@ -76,7 +76,7 @@ def _plane_of_surfels(tilt_noise: float, seed: int = 0):
     ev = torch.tensor([0.0, 1.0, 0.0], dtype=DT)
     g = torch.linspace(-1.2, 1.2, 7, dtype=DT)
     means = (torch.tensor([0.0, 0.0, 3.0], dtype=DT) + g[:, None, None] * eu
-             + g[None, :, None] * ev).reshape(-1, 3)  # fmt: skip
+             + g[None, :, None] * ev).reshape(-1, 3)
     # rotation about y by -ang maps x to eu: wxyz quaternion
     q = torch.tensor([math.cos(-ang / 2), 0.0, math.sin(-ang / 2), 0.0], dtype=DT).expand(49, 4)
     q = q + tilt_noise * torch.randn(49, 4, dtype=DT, generator=torch.Generator().manual_seed(seed))
@@ -87,7 +87,7 @@ def _render(means, quats, size=24):
     K = _K(size=size)
     out = rasterize_surfels(means, quats, torch.full((49, 2), 0.35, dtype=DT),
                             torch.full((49,), 0.95, dtype=DT), torch.ones(49, 3, dtype=DT),
-                            torch.eye(4, dtype=DT)[None], K[None], size, size)  # fmt: skip
+                            torch.eye(4, dtype=DT)[None], K[None], size, size)
     return out, K[None]
 
 
@@ -105,7 +105,7 @@ def test_normal_consistency_vanishes_on_a_flat_surface_and_grows_with_tilt():
     for noise in (0.05, 0.2):
         out, Ks = _render(*_plane_of_surfels(noise))
         losses.append(float(normal_consistency_loss(out.normals, out.median_depths, Ks,
-                                                    out.alphas)))  # fmt: skip
+                                                    out.alphas)))
     assert 1e-4 < losses[0] < losses[1]
 
 

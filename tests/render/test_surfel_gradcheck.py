@@ -5,7 +5,7 @@ import torch
 from torch.autograd import gradcheck
 
 from splatsynth.render import rasterize_surfels
-from splatsynth.render.surfels import project_surfels, rasterize_surfels_to_pixels
+from splatsynth.render.surfels import project_surfels, rasterize_surfels_to_pixels  # the fast twins
 
 from .surfel_scenes import OUTPUTS, surfel_scene
 

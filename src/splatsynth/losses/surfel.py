@@ -40,7 +40,7 @@ def normals_from_depth(depth: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     dy = pts[..., 2:, 1:-1, :] - pts[..., :-2, 1:-1, :]
     n = torch.linalg.cross(dy, dx)  # (down) x (right) points towards the camera
     ok = ((z[..., 1:-1, 2:] > 0) & (z[..., 1:-1, :-2] > 0) & (z[..., 2:, 1:-1] > 0)
-          & (z[..., :-2, 1:-1] > 0))  # fmt: skip
+          & (z[..., :-2, 1:-1] > 0))
     norm = n.norm(dim=-1, keepdim=True)
     ok = ok & (norm[..., 0] > 0)
     n = torch.where(ok[..., None], n / torch.where(ok[..., None], norm, 1.0), 0.0)
@@ -59,7 +59,7 @@ def _masked_mean(err: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
 
 
 def depth_distortion_loss(distortion: torch.Tensor, mask: torch.Tensor | None = None
-                          ) -> torch.Tensor:  # fmt: skip
+                          ) -> torch.Tensor:
     """Mean per-pixel depth distortion: pulls the surfels a ray meets onto one depth.
 
     Args:
