@@ -367,6 +367,7 @@ def raster_bwd(
     acc = np.empty(N_PAIR_GRADS * LANES, dtype=ent.dtype)
     rowlast = np.empty(TILE, dtype=ent.dtype)
     lst = np.empty(_P, dtype=np.int32)
+    AL = np.empty(_P, dtype=ent.dtype)
     for k in range(_P):
         S[O_LX + k] = lx[k]
         S[O_LY + k] = ly[k]
@@ -429,11 +430,13 @@ def raster_bwd(
             z = ent[e, E_Z]
             for j in range(np.uint64(N_PAIR_GRADS * LANES)):
                 acc[j] = zero
+            # alpha first, then the gradients: two loops of shorter dependency chains keep more
+            # rows in flight than one long one (p < 0 stores alpha 0: the pixel is skipped)
             for row in range(r0, r1 + 1):
                 if rowlast[row] < li:
                     continue
                 kb = np.uint64(row * TILE)
-                dy = ly[kb] - v  # constant along the row
+                dy = ly[kb] - v
                 bdy = cb * dy
                 cdy2 = cc * dy * dy
                 for j in range(np.uint64(LANES)):
@@ -441,8 +444,18 @@ def raster_bwd(
                     dx = S[O_LX + k] - u
                     p = dx * (ca * dx + bdy) + cdy2
                     oe = o * exp_neg(min(max(p, zero), pmax))
+                    AL[k] = oe if p >= zero else zero
+            for row in range(r0, r1 + 1):
+                if rowlast[row] < li:
+                    continue
+                kb = np.uint64(row * TILE)
+                dy = ly[kb] - v  # constant along the row
+                for j in range(np.uint64(LANES)):
+                    k = kb + j
+                    dx = S[O_LX + k] - u
+                    oe = AL[k]
                     al = min(amax, oe)
-                    valid = (li <= S[B_LAST + k]) & (al >= amin) & (p >= zero)
+                    valid = (li <= S[B_LAST + k]) & (al >= amin)
                     iom = one / (one - al)
                     tk = S[O_T + k]
                     tb = tk * iom  # transmittance in front of this Gaussian
