@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..threads import get_num_threads, run_parallel
+from ..threads import get_num_threads, pooled, run_parallel
 
 ROW_CHUNKS = 16
 """Fixed row chunks of the work: the sum runs in the same order for any thread count."""
@@ -59,7 +59,7 @@ class _FusedL1(torch.autograd.Function):
         from . import _l1_kernels as K
 
         (x, xs, rows, cols), (y, ys, _, _), threads = ctx.rows
-        g = np.empty((rows, cols), dtype=x.dtype)
+        g = pooled("l1_grad", (rows, cols), x.dtype)  # every element written
         n = rows * cols
         c = np.array([float(grad_out), 1.0, -1.0, 0.0], dtype=x.dtype)
         c[0] = c[0] / x.dtype.type(n)  # in the images' dtype, as torch's mean backward

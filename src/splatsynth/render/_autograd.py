@@ -21,6 +21,7 @@ from ._work import (
     chunks,
     deal,
     grad_or_zeros,
+    pooled,
     ranges,
     split,
     threads_for,
@@ -144,23 +145,23 @@ class RasterFn(torch.autograd.Function):
                                                                                    color))
         a_dep = as_array(depth).reshape(C * N)
         a_op, a_bg = as_array(opac), as_array(bg)
-        rgb = np.empty((C, height, width, 3), dt)  # the kernel writes every pixel
-        dacc = np.empty((C, height, width, 1), dt)
-        alpha = np.empty((C, height, width, 1), dt)
-        T = np.empty((C, height, width), dt)
-        last = np.empty((C, height, width), np.int32)
+        rgb = pooled("rgb", (C, height, width, 3), dt)  # the kernel writes every pixel
+        dacc = pooled("dacc", (C, height, width, 1), dt)
+        alpha = pooled("alpha", (C, height, width, 1), dt)
+        T = pooled("T", (C, height, width), dt)
+        last = pooled("last", (C, height, width), np.int32)
         G = C * N
-        rec = np.empty((G, REC), dt)
+        rec = pooled("rec", (G, REC), dt)
         pack = (a_m2d, a_con, a_col, a_op, a_dep, max(N, 1), consts, rec)
         run_parallel(pack_records, [pack + r for r in ranges(G, threads_for(G))])
         bins = _bin(a_m2d, as_array(radii).reshape(G, 2), a_dep, N, C, tiles_x, tiles_y)
         pair_off, tile_off, tile_gid, tile_pid = bins
         P = tile_gid.shape[0]
         dealt = chunks(tile_off, nth if P >= MIN_PARALLEL else 1)
-        ent = np.empty((P, ENT), dt)  # the composited entries, written by the kernel
-        ent_rows = np.empty(P, np.int32)
-        ent_of_pair = np.empty(P, np.int32)
-        tile_n = np.empty(tile_off.shape[0] - 1, np.int32)
+        ent = pooled("ent", (P, ENT), dt)  # the composited entries, written by the kernel
+        ent_rows = pooled("ent_rows", (P,), np.int32)
+        ent_of_pair = pooled("ent_of_pair", (P,), np.int32)
+        tile_n = pooled("tile_n", (tile_off.shape[0] - 1,), np.int32)
         rest = (tiles_x, *offs, a_bg, consts, bool(with_depth), rgb, dacc, alpha, T, last, ent,
                 ent_rows, ent_of_pair, tile_n)
         run_parallel(raster_fwd, [(rec, tile_off, tile_gid, tile_pid, tl) + rest
@@ -185,16 +186,16 @@ class RasterFn(torch.autograd.Function):
         g_d = grad_or_zeros(g_dacc, (C, H, W, 1), dt)
         g_a = grad_or_zeros(g_alpha, (C, H, W, 1), dt)
         P = ent.shape[0]
-        ent_grads = np.empty((P, N_PAIR_GRADS), dt)  # the kernel writes the rows read below
+        ent_grads = pooled("ent_grads", (P, N_PAIR_GRADS), dt)  # rows read below are written
         if P > 0:
             rest = (tiles_x, *offs, as_array(bg), consts, T, last, g_c, g_d, g_a, ent_grads,
                     g_dacc is not None)
             run_parallel(raster_bwd, [(ent, ent_rows, tile_off, tile_n, tl) + rest
                                       for tl in dealt])
-        g2d = np.zeros((C * N, N_PAIR_GRADS), dt)
-        if P > 0:  # per-Gaussian sums over its pairs, in pair order
-            run_parallel(reduce_pairs, [(pair_off, ent_of_pair, ent_grads, g2d) + r
-                                        for r in split(C * N, P)])
+        g2d = pooled("g2d", (C * N, N_PAIR_GRADS), dt)  # every row written
+        # per-Gaussian sums over its pairs, in pair order
+        run_parallel(reduce_pairs, [(pair_off, ent_of_pair, ent_grads, g2d) + r
+                                    for r in split(C * N, max(P, 1))])
         g2d = torch.from_numpy(g2d).reshape(C, N, N_PAIR_GRADS)
         g_bg = None
         if ctx.needs_input_grad[5] and g_rgb is not None:

@@ -151,14 +151,19 @@ def pack_records(m2d, conic, color, opac, depth, n_per_cam, consts, rec, g0, g1)
 @njit(cache=True, nogil=True)
 def reduce_pairs(pair_off, ent_of_pair, ent_grads, out, g0, g1):
     """out[g] = sum of g's pair gradients, in pair order (pairs the forward dropped or never
-    reached, ent_of_pair -1, hold none), for g0 <= g < g1."""
+    reached, ent_of_pair -1, hold none), for g0 <= g < g1 (every row written)."""
+    tot = np.empty(N_PAIR_GRADS, dtype=out.dtype)
     for g in range(g0, g1):
+        for j in range(N_PAIR_GRADS):
+            tot[j] = 0.0
         for p in range(pair_off[g], pair_off[g + 1]):
             e = ent_of_pair[p]
             if e < 0:
                 continue
             for j in range(N_PAIR_GRADS):  # a constant trip count: unrolled
-                out[g, j] += ent_grads[e, j]
+                tot[j] += ent_grads[e, j]
+        for j in range(N_PAIR_GRADS):
+            out[g, j] = tot[j]
 
 
 # The forward copies every tile-list entry it composites into ``ent`` (one 64-byte line, in list
