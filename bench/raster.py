@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from splatsynth.cameras import look_at_w2c
+from splatsynth.losses import fused_l1
 from splatsynth.render import get_num_threads, rasterize
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -140,7 +141,7 @@ def bench_backend(scene: dict, backend: str, repeats: int, warmup: int,
             return render(scene, params, backend)
 
         def loss_of(out):
-            return (out.colors - scene["target"]).abs().mean()
+            return fused_l1(out.colors, scene["target"])
 
         fwd = _timed(forward, repeats, warmup)
         bwd = []

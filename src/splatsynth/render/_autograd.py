@@ -21,6 +21,7 @@ from ._work import (
     chunks,
     deal,
     grad_or_zeros,
+    pooled,
     ranges,
     split,
     threads_for,
@@ -131,9 +132,9 @@ class RasterFn(torch.autograd.Function):
     """Screen-space Gaussians -> images (numba tile forward and backward)."""
 
     @staticmethod
-    def forward(ctx, m2d, conic, color, opac, depth, bg, radii, width, height):
+    def forward(ctx, m2d, conic, color, opac, depth, bg, radii, width, height, with_depth):
         from .kernels._common import make_consts
-        from .kernels.raster import REC, pack_records, raster_fwd
+        from .kernels.raster import ENT, REC, pack_records, raster_fwd
 
         C, N = m2d.shape[0], m2d.shape[1]
         dt = as_array(m2d).dtype
@@ -144,25 +145,31 @@ class RasterFn(torch.autograd.Function):
                                                                                    color))
         a_dep = as_array(depth).reshape(C * N)
         a_op, a_bg = as_array(opac), as_array(bg)
-        rgb = np.empty((C, height, width, 3), dt)  # the kernel writes every pixel
-        dacc = np.empty((C, height, width, 1), dt)
-        alpha = np.empty((C, height, width, 1), dt)
-        T = np.empty((C, height, width), dt)
-        last = np.empty((C, height, width), np.int32)
+        rgb = pooled("rgb", (C, height, width, 3), dt)  # the kernel writes every pixel
+        dacc = pooled("dacc", (C, height, width, 1), dt)
+        alpha = pooled("alpha", (C, height, width, 1), dt)
+        T = pooled("T", (C, height, width), dt)
+        last = pooled("last", (C, height, width), np.int32)
         G = C * N
-        rec = np.empty((G, REC), dt)
+        rec = pooled("rec", (G, REC), dt)
         pack = (a_m2d, a_con, a_col, a_op, a_dep, max(N, 1), consts, rec)
         run_parallel(pack_records, [pack + r for r in ranges(G, threads_for(G))])
         bins = _bin(a_m2d, as_array(radii).reshape(G, 2), a_dep, N, C, tiles_x, tiles_y)
         pair_off, tile_off, tile_gid, tile_pid = bins
         P = tile_gid.shape[0]
         dealt = chunks(tile_off, nth if P >= MIN_PARALLEL else 1)
-        entry_rows = np.full(P, -1, np.int32)
-        rest = (tiles_x, *offs, a_bg, consts, rgb, dacc, alpha, T, last, entry_rows)
-        run_parallel(raster_fwd, [(rec, tile_off, tile_gid, tl) + rest for tl in dealt])
+        ent = pooled("ent", (P, ENT), dt)  # the composited entries, written by the kernel
+        ent_rows = pooled("ent_rows", (P,), np.int32)
+        ent_of_pair = pooled("ent_of_pair", (P,), np.int32)
+        tile_n = pooled("tile_n", (tile_off.shape[0] - 1,), np.int32)
+        rest = (tiles_x, *offs, a_bg, consts, bool(with_depth), rgb, dacc, alpha, T, last, ent,
+                ent_rows, ent_of_pair, tile_n)
+        run_parallel(raster_fwd, [(rec, tile_off, tile_gid, tile_pid, tl) + rest
+                                  for tl in dealt])
         ctx.set_materialize_grads(False)  # None for an unused output: skip its work
         ctx.save_for_backward(m2d, bg)
-        ctx.state = (bins, dealt, offs, consts, tiles_x, T, last, entry_rows, rec)
+        ctx.state = (pair_off, tile_off, tile_n, dealt, offs, consts, tiles_x, T, last, ent,
+                     ent_rows, ent_of_pair)
         return torch.from_numpy(rgb), torch.from_numpy(dacc), torch.from_numpy(alpha)
 
     @staticmethod
@@ -170,30 +177,31 @@ class RasterFn(torch.autograd.Function):
         from .kernels.raster import N_PAIR_GRADS, raster_bwd, reduce_pairs
 
         m2d, bg = ctx.saved_tensors
-        bins, dealt, offs, consts, tiles_x, T, last, entry_rows, rec = ctx.state
-        pair_off, tile_off, tile_gid, tile_pid = bins
+        (pair_off, tile_off, tile_n, dealt, offs, consts, tiles_x, T, last, ent, ent_rows,
+         ent_of_pair) = ctx.state
         C, N = m2d.shape[0], m2d.shape[1]
         H, W = T.shape[1], T.shape[2]
         dt = consts.dtype
         g_c = grad_or_zeros(g_rgb, (C, H, W, 3), dt)
         g_d = grad_or_zeros(g_dacc, (C, H, W, 1), dt)
         g_a = grad_or_zeros(g_alpha, (C, H, W, 1), dt)
-        pair_grads = np.zeros((tile_gid.shape[0], N_PAIR_GRADS), dt)
-        if pair_grads.shape[0] > 0:
-            rest = (tiles_x, *offs, as_array(bg), consts, T, last, entry_rows, g_c, g_d, g_a,
-                    pair_grads, g_dacc is not None)
-            run_parallel(raster_bwd, [(rec, tile_off, tile_gid, tile_pid, tl) + rest
+        P = ent.shape[0]
+        ent_grads = pooled("ent_grads", (P, N_PAIR_GRADS), dt)  # rows read below are written
+        if P > 0:
+            rest = (tiles_x, *offs, as_array(bg), consts, T, last, g_c, g_d, g_a, ent_grads,
+                    g_dacc is not None)
+            run_parallel(raster_bwd, [(ent, ent_rows, tile_off, tile_n, tl) + rest
                                       for tl in dealt])
-        g2d = np.zeros((C * N, N_PAIR_GRADS), dt)
-        if pair_grads.shape[0] > 0:  # per-Gaussian sums over its pair slots, in slot order
-            run_parallel(reduce_pairs, [(pair_off, pair_grads, g2d) + r
-                                        for r in split(C * N, pair_grads.shape[0])])
+        g2d = pooled("g2d", (C * N, N_PAIR_GRADS), dt)  # every row written
+        # per-Gaussian sums over its pairs, in pair order
+        run_parallel(reduce_pairs, [(pair_off, ent_of_pair, ent_grads, g2d) + r
+                                    for r in split(C * N, max(P, 1))])
         g2d = torch.from_numpy(g2d).reshape(C, N, N_PAIR_GRADS)
         g_bg = None
         if ctx.needs_input_grad[5] and g_rgb is not None:
             g_bg = background_grad(g_rgb, T)
         return (g2d[..., 0:2], g2d[..., 2:5], g2d[..., 6:9], g2d[..., 5].sum(0), g2d[..., 9],
-                g_bg, None, None, None)
+                g_bg, None, None, None, None)
 
 
 class SurfelProjectFn(torch.autograd.Function):

@@ -94,19 +94,23 @@ def rasterize(
         return _rasterize_gsplat(means, quats, scales, opacities, colors, viewmats, Ks, width,
                                  height, sh_degree, backgrounds, near_plane, far_plane, eps2d,
                                  render_mode)
+    depth = render_mode == "RGB+ED"
     if backend == "numba":
         from .projection import project_gaussians
         from .rasterization import rasterize_to_pixels
+
+        extra = dict(with_depth=depth)  # the depth sum is skipped when unused
     else:
         from .reference import project_gaussians, rasterize_to_pixels
 
+        extra = {}
     proj = project_gaussians(means, quats, scales, opacities, colors, viewmats, Ks, width,
                              height, sh_degree=sh_degree, near_plane=near_plane,
                              far_plane=far_plane, eps2d=eps2d)
     rgb, dacc, alphas = rasterize_to_pixels(proj.means2d, proj.conics, proj.colors, opacities,
                                             proj.depths, proj.radii, width, height,
-                                            backgrounds=backgrounds)
-    if render_mode == "RGB+ED":
+                                            backgrounds=backgrounds, **extra)
+    if depth:
         rgb = torch.cat([rgb, dacc / alphas.clamp_min(1e-10)], dim=-1)
     radii = proj.radii.max(dim=-1).values
     return RenderOut(colors=rgb, alphas=alphas, radii=radii, means2d=proj.means2d)

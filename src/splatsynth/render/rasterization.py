@@ -21,12 +21,14 @@ def rasterize_to_pixels(
     height: int,
     *,
     backgrounds: torch.Tensor | None = None,
+    with_depth: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Composite projected Gaussians front to back into C images (numba, CPU).
 
-    Arguments and results as :func:`splatsynth.render.reference.rasterize_to_pixels`.
-    Gradients flow to means2d, conics, colors, opacities, depths and backgrounds and are
-    bit-identical from run to run.
+    Arguments and results as :func:`splatsynth.render.reference.rasterize_to_pixels`, and
+    ``with_depth=False`` when the accumulated depth is not used (it is then all zeros and costs
+    nothing). Gradients flow to means2d, conics, colors, opacities, depths and backgrounds and
+    are bit-identical from run to run.
     """
     C = means2d.shape[0]
     bg = backgrounds
@@ -34,5 +36,5 @@ def rasterize_to_pixels(
         bg = torch.zeros((C, 3), dtype=means2d.dtype)
     return RasterFn.apply(
         means2d, conics, colors, opacities, depths, bg, radii.to(torch.int32), int(width),
-        int(height),
+        int(height), bool(with_depth),
     )

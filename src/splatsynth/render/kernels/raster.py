@@ -4,13 +4,16 @@ Arrays in, arrays out; float32 or float64. Gaussians are addressed by ``gid = c 
 (camera-major), so several cameras share one pass. The kernels are plain ``nogil`` functions
 that each take a slice of the work; the caller runs one per thread with a static split (numba's
 dynamic scheduling handed all the work to one thread when another core was busy, and its
-parallel loops tripled the cold compile time). Each (tile, Gaussian) pair writes its gradient
-to its own slot and slots are summed per Gaussian in a fixed order: results are identical on
-every run and for any thread count.
+parallel loops tripled the cold compile time). Each tile entry's gradient goes to its own row
+and rows are summed per Gaussian in a fixed order: results are identical on every run and for
+any thread count.
 
-Inner loops run over one 16-pixel tile row with a constant trip count, so LLVM emits exactly
-one 16-lane vector per row (no scalar remainder); rows a Gaussian cannot reach are skipped
-exactly (see ``_row_range``).
+The forward copies the entries it composites, in tile-list order, into one 64-byte record each
+(``ent``): its own inner loop and the backward then read consecutive lines instead of gathering
+Gaussians from a table that outgrows the L2 cache. Inner loops run over one 16-pixel tile row
+with a constant trip count, so LLVM emits exactly one 16-lane vector per row (no scalar
+remainder); rows a Gaussian cannot reach are skipped exactly (see ``_row_range``). Indices are
+unsigned where it matters: numba's negative-index fix-up on signed ones stops vectorization.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from ._common import (
     TILE_PIX,
     exp_neg,
 )
-from .tiles import lane_sums, tile_origin
+from .tiles import tile_origin
 
 N_PAIR_GRADS = 10
 """Per pair: d/du, d/dv, d/dconic (3), d/dopacity, d/dcolour (3), d/ddepth."""
@@ -75,7 +78,7 @@ def _band_y(rec, g, xe, ye, bx0, bx1, side):
     return rec[g, R_V] + (-cb * dx + side * math.sqrt(disc)) * rec[g, R_ICC], True
 
 
-@njit(cache=True, nogil=True)
+@njit(inline="always")
 def _row_range(rec, g, ox, oy, xlo, xhi):
     """Rows of tile (ox, oy) whose pixel centres can reach alpha >= 1/255 for Gaussian g.
 
@@ -146,35 +149,60 @@ def pack_records(m2d, conic, color, opac, depth, n_per_cam, consts, rec, g0, g1)
 
 
 @njit(cache=True, nogil=True)
-def reduce_pairs(pair_off, pair_grads, out, g0, g1):
-    """out[g] = sum of g's pair-gradient rows (contiguous, in pair order), for g0 <= g < g1."""
+def reduce_pairs(pair_off, ent_of_pair, ent_grads, out, g0, g1):
+    """out[g] = sum of g's pair gradients, in pair order (pairs the forward dropped or never
+    reached, ent_of_pair -1, hold none), for g0 <= g < g1 (every row written)."""
+    tot = np.empty(N_PAIR_GRADS, dtype=out.dtype)
     for g in range(g0, g1):
+        for j in range(N_PAIR_GRADS):
+            tot[j] = 0.0
         for p in range(pair_off[g], pair_off[g + 1]):
+            e = ent_of_pair[p]
+            if e < 0:
+                continue
             for j in range(N_PAIR_GRADS):  # a constant trip count: unrolled
-                out[g, j] += pair_grads[p, j]
+                tot[j] += ent_grads[e, j]
+        for j in range(N_PAIR_GRADS):
+            out[g, j] = tot[j]
+
+
+# The forward copies every tile-list entry it composites into ``ent`` (one 64-byte line, in list
+# order, entries that touch no row dropped): the backward and the forward's own inner loop then
+# read consecutive lines instead of gathering the Gaussian's record from a 20k-entry table.
+E_U, E_V, E_CA, E_CB, E_CC, E_O, E_R, E_G, E_B, E_Z = range(10)  # E_U, E_V: tile-local
+ENT = 16
+BATCH = 32
+U1, U2, U3 = np.uint64(1), np.uint64(2), np.uint64(3)  # unsigned index arithmetic vectorizes
+"""Entries gathered (and checked for a tile that is fully opaque) at a time."""
 
 
 @njit(**KERNEL_OPTS)
 def raster_fwd(
-    rec, tile_off, tile_gid, tiles, tiles_x, lx, ly, tox, toy, bg, consts, out_rgb, out_depth,
-    out_alpha, out_T, out_last, entry_rows,
+    rec, tile_off, tile_gid, tile_pid, tiles, tiles_x, lx, ly, tox, toy, bg, consts, with_depth,
+    out_rgb, out_depth, out_alpha, out_T, out_last, ent, ent_rows, ent_of_pair, tile_n,
 ):
     """Composite the sorted Gaussians of the given tiles front to back.
 
     Args:
         rec: [G, REC] projected Gaussians packed by :func:`pack_records`
             (gid = c * N + n).
-        tile_off, tile_gid: from :func:`tiles.bin_tiles`; tiles: the tile ids this call composites
-            (threads get disjoint lists that together cover every tile, empty ones included).
+        tile_off, tile_gid, tile_pid: from :func:`tiles.bin_tiles`; tiles: the tile ids this
+            call composites (threads get disjoint lists that together cover every tile, empty
+            ones included).
         lx, ly: [TILE_PIX] pixel-centre offsets inside a tile; tox, toy: tile origins as floats.
-        bg: [C,3] backgrounds; consts: typed constants.
+        bg: [C,3] backgrounds; consts: typed constants; with_depth: accumulate out_depth (else
+            it is not written).
         out_rgb: [C,H,W,3] colour over the background; out_depth: [C,H,W,1] accumulated
             depth (not divided by alpha); out_alpha: [C,H,W,1] 1 - final transmittance.
-        out_T: [C,H,W] final transmittance; out_last: [C,H,W] int32 index (within the tile
-            list) of the last entry that may have been composited: the one before the stop
-            where T fell below 1e-4, else the tile's last entry (-1: empty tile).
-        entry_rows: [P] int32 output, the rows each entry touched (r0 | r1 << 8; -1 = none),
-            for the backward.
+        out_T: [C,H,W] final transmittance; out_last: [C,H,W] int32 index (within the tile's
+            ``ent`` list) of the last entry that may have been composited: the one before the
+            stop where T fell below 1e-4, else the tile's last entry (-1: none).
+        ent, ent_rows: [P, ENT], [P] outputs: tile t's composited entries at tile_off[t] + j
+            for j < tile_n[t], in list order, without those that touch no row (record with
+            tile-local centre; rows r0 | r1 << 8), for the backward.
+        ent_of_pair: [P] int32 output, the entry of each pair id (-1: dropped, or after the
+            tile turned opaque).
+        tile_n: [C * tiles] int32 output, entries kept per tile.
     """
     H, W = out_T.shape[1], out_T.shape[2]
     ntile = tiles_x * ((H + TILE - 1) // TILE)
@@ -183,6 +211,11 @@ def raster_fwd(
     xlo = lx[0] - consts[C_XMARGIN]
     xhi = lx[TILE - 1] + consts[C_XMARGIN]
     huge = consts[C_HUGE]
+    rgb_f = out_rgb.reshape(-1)
+    dep_f = out_depth.reshape(-1)
+    alp_f = out_alpha.reshape(-1)
+    t_f = out_T.reshape(-1)
+    last_f = out_last.reshape(-1)
     S = np.empty(FWD_STATE, dtype=rec.dtype)
     for k in range(_P):
         S[O_LX + k] = lx[k]
@@ -198,119 +231,161 @@ def raster_fwd(
             S[O_D + k] = zero
             S[O_LAST + k] = huge  # "may still composite anything"; the stop index once T < 1e-4
         start, end = tile_off[tile], tile_off[tile + 1]
-        nlast = np.int32(end - start - 1)
-        li = -one  # list index as a float: the state buffer is all one dtype
-        for i in range(start, end):
-            li += one
-            g = tile_gid[i]
-            u = rec[g, R_U] - ox
-            v = rec[g, R_V] - oy
-            ca, cb, cc = rec[g, R_CA], rec[g, R_CB], rec[g, R_CC]
-            r0, r1 = _row_range(rec, g, ox, oy, xlo, xhi)
-            if r0 > r1:
-                entry_rows[i] = -1
-                continue
-            entry_rows[i] = r0 | (r1 << 8)
-            o = rec[g, R_O]
-            cr, cg, cbl = rec[g, R_R], rec[g, R_G], rec[g, R_B]
-            z = rec[g, R_Z]
-            for row in range(r0, r1 + 1):
-                # a fixed 16-lane trip count: one vector per row, no scalar remainder
-                kb = np.uint64(row * TILE)
-                dy = ly[kb] - v  # constant along the row
-                bdy = cb * dy
-                cdy2 = cc * dy * dy
+        n = 0  # entries kept
+        li = -one  # their index as a float: the state buffer is all one dtype
+        i = start
+        while i < end:
+            # gather a batch: row ranges, records (independent loads, many in flight)
+            e0 = start + n
+            i1 = min(end, i + BATCH)
+            # load the batch's records first, in a loop without branches: their cache misses
+            # overlap instead of stalling the row-range code one by one
+            touch = zero
+            for ii in range(i, i1):
+                touch = max(touch, rec[tile_gid[ii], R_XT])
+            if touch == huge:  # never: keeps the loads
+                tile_n[tile] = -1
+            for ii in range(i, i1):
+                g = tile_gid[ii]
+                r0, r1 = _row_range(rec, g, ox, oy, xlo, xhi)
+                if r0 > r1:
+                    ent_of_pair[tile_pid[ii]] = -1
+                    continue
+                e = start + n
+                n += 1
+                ent[e, E_U] = rec[g, R_U] - ox
+                ent[e, E_V] = rec[g, R_V] - oy
+                ent[e, E_CA] = rec[g, R_CA]
+                ent[e, E_CB] = rec[g, R_CB]
+                ent[e, E_CC] = rec[g, R_CC]
+                ent[e, E_O] = rec[g, R_O]
+                ent[e, E_R] = rec[g, R_R]
+                ent[e, E_G] = rec[g, R_G]
+                ent[e, E_B] = rec[g, R_B]
+                ent[e, E_Z] = rec[g, R_Z]
+                ent_rows[e] = r0 | (r1 << 8)
+                ent_of_pair[tile_pid[ii]] = e
+            i = i1
+            for e in range(e0, start + n):
+                li += one
+                u, v = ent[e, E_U], ent[e, E_V]
+                ca, cb, cc = ent[e, E_CA], ent[e, E_CB], ent[e, E_CC]
+                o = ent[e, E_O]
+                cr, cg, cbl = ent[e, E_R], ent[e, E_G], ent[e, E_B]
+                z = ent[e, E_Z]
+                rr = ent_rows[e]
+                for row in range(rr & 255, (rr >> 8) + 1):
+                    # a fixed 16-lane trip count: one vector per row, no scalar remainder
+                    kb = np.uint64(row * TILE)
+                    dy = ly[kb] - v  # constant along the row
+                    bdy = cb * dy
+                    cdy2 = cc * dy * dy
+                    for j in range(np.uint64(TILE)):
+                        k = kb + j
+                        dx = S[O_LX + k] - u
+                        p = dx * (ca * dx + bdy) + cdy2
+                        al = min(amax, o * exp_neg(min(max(p, zero), pmax)))
+                        tk = S[O_T + k]
+                        nt = tk * (one - al)
+                        lk = S[O_LAST + k]
+                        valid = (al >= amin) & (p >= zero) & (li <= lk)
+                        ok = valid & (nt >= tmin)
+                        w = al * tk if ok else zero
+                        S[O_R + k] += w * cr
+                        S[O_G + k] += w * cg
+                        S[O_B + k] += w * cbl
+                        if with_depth:  # loop-invariant: LLVM keeps a loop without it
+                            S[O_D + k] += w * z
+                        S[O_T + k] = nt if ok else tk
+                        # stopping here: no entry from this one on may contribute
+                        S[O_LAST + k] = li - one if (valid & (nt < tmin)) else lk
+            alive = 0  # pixels that may still take colour (an integer count: it vectorizes)
+            for k in range(np.uint64(_P)):
+                alive += S[O_LAST + k] >= huge
+            if alive == 0:
+                break
+        for ii in range(i, end):  # never reached
+            ent_of_pair[tile_pid[ii]] = -1
+        tile_n[tile] = n
+        nlast = np.int32(n - 1)
+        px0 = tx * TILE
+        py0 = ty * TILE
+        nx = min(TILE, W - px0)
+        for row in range(min(TILE, H - py0)):
+            kb = np.uint64(row * TILE)
+            pb = np.uint64((c * H + py0 + row) * W + px0)  # flat pixel index
+            b0, b1, b2 = bg[c, 0], bg[c, 1], bg[c, 2]
+            if nx == TILE:  # a constant trip count: vectorized
                 for j in range(np.uint64(TILE)):
                     k = kb + j
-                    dx = S[O_LX + k] - u
-                    p = dx * (ca * dx + bdy) + cdy2
-                    al = min(amax, o * exp_neg(min(max(p, zero), pmax)))
+                    q = pb + j
                     tk = S[O_T + k]
-                    nt = tk * (one - al)
+                    rgb_f[U3 * q] = S[O_R + k] + tk * b0
+                    rgb_f[U3 * q + U1] = S[O_G + k] + tk * b1
+                    rgb_f[U3 * q + U2] = S[O_B + k] + tk * b2
+                    dep_f[q] = S[O_D + k]
+                    alp_f[q] = one - tk
+                    t_f[q] = tk
                     lk = S[O_LAST + k]
-                    valid = (al >= amin) & (p >= zero) & (li <= lk)
-                    ok = valid & (nt >= tmin)
-                    w = al * tk if ok else zero
-                    S[O_R + k] += w * cr
-                    S[O_G + k] += w * cg
-                    S[O_B + k] += w * cbl
-                    S[O_D + k] += w * z
-                    S[O_T + k] = nt if ok else tk
-                    # stopping here: no entry from this one on may contribute
-                    S[O_LAST + k] = li - one if (valid & (nt < tmin)) else lk
-            if (i - start) % 32 == 31:
-                alive = zero
-                for k in range(np.uint64(_P)):
-                    alive = max(alive, S[O_LAST + k])
-                if alive < huge:
-                    break
-        px0 = int(tx * TILE)
-        py0 = int(ty * TILE)
-        for kk in range(_P):
-            k = np.uint64(kk)
-            py = py0 + kk // TILE
-            px = px0 + kk % TILE
-            if py < H and px < W:
-                tk = S[O_T + k]
-                out_rgb[c, py, px, 0] = S[O_R + k] + tk * bg[c, 0]
-                out_rgb[c, py, px, 1] = S[O_G + k] + tk * bg[c, 1]
-                out_rgb[c, py, px, 2] = S[O_B + k] + tk * bg[c, 2]
-                out_depth[c, py, px, 0] = S[O_D + k]
-                out_alpha[c, py, px, 0] = one - tk
-                out_T[c, py, px] = tk
-                lk = S[O_LAST + k]
-                out_last[c, py, px] = np.int32(lk) if lk < huge else nlast
+                    last_f[q] = np.int32(lk) if lk < huge else nlast
+            else:
+                for j in range(np.uint64(nx)):
+                    k = kb + j
+                    q = pb + j
+                    tk = S[O_T + k]
+                    rgb_f[U3 * q] = S[O_R + k] + tk * b0
+                    rgb_f[U3 * q + U1] = S[O_G + k] + tk * b1
+                    rgb_f[U3 * q + U2] = S[O_B + k] + tk * b2
+                    dep_f[q] = S[O_D + k]
+                    alp_f[q] = one - tk
+                    t_f[q] = tk
+                    lk = S[O_LAST + k]
+                    last_f[q] = np.int32(lk) if lk < huge else nlast
 
 
 @njit(**KERNEL_OPTS)
 def raster_bwd(
-    rec, tile_off, tile_gid, tile_pid, tiles, tiles_x, lx, ly, tox, toy, bg, consts, out_T,
-    out_last, entry_rows, g_rgb, g_depth, g_alpha, pair_grads, with_depth,
+    ent, ent_rows, tile_off, tile_n, tiles, tiles_x, lx, ly, tox, toy, bg, consts, out_T,
+    out_last, g_rgb, g_depth, g_alpha, ent_grads, with_depth,
 ):
-    """Backward of :func:`raster_fwd`, back to front, one gradient slot per pair.
+    """Backward of :func:`raster_fwd`, back to front, one gradient row per entry.
 
     Args:
-        rec .. consts: as for :func:`raster_fwd`; tile_pid: pair id of each tile entry.
-        out_T, out_last, entry_rows: saved by the forward.
+        ent, ent_rows, tile_n: the entries the forward composited; tile_off .. consts: as for
+            :func:`raster_fwd`.
+        out_T, out_last: saved by the forward.
         g_rgb [C,H,W,3], g_depth [C,H,W,1], g_alpha [C,H,W,1]: upstream gradients.
         with_depth: False when nothing depends on the depth output (g_depth is then unused).
-        pair_grads: [P, N_PAIR_GRADS] output, one row per pair (rows of pairs that touch no
-            pixel stay as given, so pass zeros).
+        ent_grads: [P, N_PAIR_GRADS] output, the gradient of each kept entry (rows of the
+            tiles' entries tile_off[t] + j, j < tile_n[t]; the others are not written).
     """
     H, W = out_T.shape[1], out_T.shape[2]
     ntile = tiles_x * ((H + TILE - 1) // TILE)
     one, zero, half = consts[C_ONE], consts[C_ZERO], consts[C_HALF]
     amax, amin, pmax = consts[C_AMAX], consts[C_AMIN], consts[C_PMAX]
-    S = np.empty(BWD_STATE, dtype=rec.dtype)
-    acc = np.empty(N_PAIR_GRADS * LANES, dtype=rec.dtype)
-    rowlast = np.empty(TILE, dtype=rec.dtype)
+    t_f = out_T.reshape(-1)
+    last_f = out_last.reshape(-1)
+    grgb_f = g_rgb.reshape(-1)
+    gdep_f = g_depth.reshape(-1)
+    galp_f = g_alpha.reshape(-1)
+    S = np.empty(BWD_STATE, dtype=ent.dtype)
+    acc = np.empty(N_PAIR_GRADS * LANES, dtype=ent.dtype)
+    rowlast = np.empty(TILE, dtype=ent.dtype)
+    lst = np.empty(_P, dtype=np.int32)
+    AL = np.empty(_P, dtype=ent.dtype)
     for k in range(_P):
         S[O_LX + k] = lx[k]
         S[O_LY + k] = ly[k]
     for ti in range(tiles.shape[0]):
         tile = tiles[ti]
         c, tx, ty, ox, oy = tile_origin(tile, ntile, tiles_x, tox, toy)
-        px0 = int(tx * TILE)
-        py0 = int(ty * TILE)
-        maxlast = -1
-        lastf = -one
-        for kk in range(_P):
-            k = np.uint64(kk)
-            py = py0 + kk // TILE
-            px = px0 + kk % TILE
-            if py < H and px < W:
-                tf = out_T[c, py, px]
-                S[O_T + k] = tf
-                S[O_DR + k] = g_rgb[c, py, px, 0]
-                S[O_DG + k] = g_rgb[c, py, px, 1]
-                S[O_DB + k] = g_rgb[c, py, px, 2]
-                S[O_DD + k] = g_depth[c, py, px, 0]
-                S[O_DAT + k] = g_alpha[c, py, px, 0] * tf
-                S[O_Q + k] = tf * (S[O_DR + k] * bg[c, 0] + S[O_DG + k] * bg[c, 1]
-                                   + S[O_DB + k] * bg[c, 2])
-                lst = out_last[c, py, px]
-                maxlast = max(maxlast, lst)
-            else:
+        px0 = tx * TILE
+        py0 = ty * TILE
+        nx = min(TILE, W - px0)
+        ny = min(TILE, H - py0)
+        b0, b1, b2 = bg[c, 0], bg[c, 1], bg[c, 2]
+        if nx < TILE or ny < TILE:  # pixels outside the image: inert
+            for k in range(np.uint64(_P)):
                 S[O_T + k] = one
                 S[O_DR + k] = zero
                 S[O_DG + k] = zero
@@ -318,37 +393,55 @@ def raster_bwd(
                 S[O_DD + k] = zero
                 S[O_DAT + k] = zero
                 S[O_Q + k] = zero
-                lst = -1
-            S[B_LAST + k] = lst
-            lastf = max(lastf, S[B_LAST + k])
+                lst[k] = -1
+        for row in range(ny):
+            kb = np.uint64(row * TILE)
+            pb = np.uint64((c * H + py0 + row) * W + px0)
+            for j in range(np.uint64(nx)):
+                k = kb + j
+                q = pb + j
+                tf = t_f[q]
+                dr, dg, db = grgb_f[U3 * q], grgb_f[U3 * q + U1], grgb_f[U3 * q + U2]
+                S[O_T + k] = tf
+                S[O_DR + k] = dr
+                S[O_DG + k] = dg
+                S[O_DB + k] = db
+                S[O_DD + k] = gdep_f[q]
+                S[O_DAT + k] = galp_f[q] * tf
+                S[O_Q + k] = tf * (dr * b0 + dg * b1 + db * b2)
+                lst[k] = last_f[q]
+        maxlast = -1
         for row in range(TILE):  # a row whose pixels all stopped before entry i can be skipped
-            m = -one
+            m = -1
             for j in range(TILE):
-                m = max(m, S[B_LAST + np.uint64(row * TILE + j)])
+                m = max(m, lst[row * TILE + j])
             rowlast[row] = m
+            maxlast = max(maxlast, m)
+        for k in range(np.uint64(_P)):
+            S[B_LAST + k] = lst[k]
         start = tile_off[tile]
-        li = lastf + one  # the list index as a float, like the state buffer
-        for i in range(start + maxlast, start - 1, -1):
+        li = one + rowlast[0]  # the list index as a float, like the state buffer
+        for row in range(1, TILE):
+            li = max(li, one + rowlast[row])
+        for e in range(start + maxlast, start - 1, -1):
             li -= one
-            rr = entry_rows[i]
-            if rr < 0:
-                continue
+            rr = ent_rows[e]
             r0 = rr & 255
             r1 = rr >> 8
-            g = tile_gid[i]
-            u = rec[g, R_U] - ox
-            v = rec[g, R_V] - oy
-            ca, cb, cc = rec[g, R_CA], rec[g, R_CB], rec[g, R_CC]
-            o = rec[g, R_O]
-            cr, cg, cbl = rec[g, R_R], rec[g, R_G], rec[g, R_B]
-            z = rec[g, R_Z]
+            u, v = ent[e, E_U], ent[e, E_V]
+            ca, cb, cc = ent[e, E_CA], ent[e, E_CB], ent[e, E_CC]
+            o = ent[e, E_O]
+            cr, cg, cbl = ent[e, E_R], ent[e, E_G], ent[e, E_B]
+            z = ent[e, E_Z]
             for j in range(np.uint64(N_PAIR_GRADS * LANES)):
                 acc[j] = zero
+            # alpha first, then the gradients: two loops of shorter dependency chains keep more
+            # rows in flight than one long one (p < 0 stores alpha 0: the pixel is skipped)
             for row in range(r0, r1 + 1):
                 if rowlast[row] < li:
                     continue
                 kb = np.uint64(row * TILE)
-                dy = ly[kb] - v  # constant along the row
+                dy = ly[kb] - v
                 bdy = cb * dy
                 cdy2 = cc * dy * dy
                 for j in range(np.uint64(LANES)):
@@ -356,8 +449,18 @@ def raster_bwd(
                     dx = S[O_LX + k] - u
                     p = dx * (ca * dx + bdy) + cdy2
                     oe = o * exp_neg(min(max(p, zero), pmax))
+                    AL[k] = oe if p >= zero else zero
+            for row in range(r0, r1 + 1):
+                if rowlast[row] < li:
+                    continue
+                kb = np.uint64(row * TILE)
+                dy = ly[kb] - v  # constant along the row
+                for j in range(np.uint64(LANES)):
+                    k = kb + j
+                    dx = S[O_LX + k] - u
+                    oe = AL[k]
                     al = min(amax, oe)
-                    valid = (li <= S[B_LAST + k]) & (al >= amin) & (p >= zero)
+                    valid = (li <= S[B_LAST + k]) & (al >= amin)
                     iom = one / (one - al)
                     tk = S[O_T + k]
                     tb = tk * iom  # transmittance in front of this Gaussian
@@ -385,12 +488,40 @@ def raster_bwd(
                         acc[A9 + j] += w * dd
                     S[O_Q + k] = q + w * gdot
                     S[O_T + k] = tb if valid else tk
-            pid = tile_pid[i]
-            lane_sums(acc, pair_grads[pid], zero)
-            mx, my = pair_grads[pid, 0], pair_grads[pid, 1]
+            # per-quantity sums over the 16 lanes, each in lane order (ten scalar chains: LLVM
+            # gathered across quantities when written as a loop over them)
+            s0 = acc[A0]
+            s1 = acc[A1]
+            s2 = acc[A2]
+            s3 = acc[A3]
+            s4 = acc[A4]
+            s5 = acc[A5]
+            s6 = acc[A6]
+            s7 = acc[A7]
+            s8 = acc[A8]
+            s9 = acc[A9]
+            for j in range(np.uint64(1), np.uint64(LANES)):
+                s0 += acc[A0 + j]
+                s1 += acc[A1 + j]
+                s2 += acc[A2 + j]
+                s3 += acc[A3 + j]
+                s4 += acc[A4 + j]
+                s5 += acc[A5 + j]
+                s6 += acc[A6 + j]
+                s7 += acc[A7 + j]
+                s8 += acc[A8 + j]
+                s9 += acc[A9 + j]
             # power = ca dx^2 + cb dx dy + cc dy^2 with dx = px - u, dy = py - v
-            pair_grads[pid, 0] = -(ca + ca) * mx - cb * my
-            pair_grads[pid, 1] = -(cc + cc) * my - cb * mx
-            pair_grads[pid, 2] *= half
-            pair_grads[pid, 4] *= half
-            pair_grads[pid, 5] = -pair_grads[pid, 5] / o  # d alpha / d o = alpha / o, unclamped
+            ent_grads[e, 0] = -(ca + ca) * s0 - cb * s1
+            ent_grads[e, 1] = -(cc + cc) * s1 - cb * s0
+            ent_grads[e, 2] = s2 * half
+            ent_grads[e, 3] = s3
+            ent_grads[e, 4] = s4 * half
+            ent_grads[e, 5] = -s5 / o  # d alpha / d o = alpha / o, unclamped
+            ent_grads[e, 6] = s6
+            ent_grads[e, 7] = s7
+            ent_grads[e, 8] = s8
+            ent_grads[e, 9] = s9
+        for e in range(start + maxlast + 1, start + tile_n[tile]):  # behind every pixel's stop
+            for j in range(N_PAIR_GRADS):
+                ent_grads[e, j] = zero
