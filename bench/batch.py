@@ -122,8 +122,8 @@ def run_one(scenes_file: Path, out: Path, workers: int, preset: str, holdout: bo
 
 
 def run_in_process(tree: Path, scenes_file: Path, out: Path, workers: int, preset: str,
-                   holdout: bool) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+                   holdout: bool, env_extra: dict | None = None) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(tree), **(env_extra or {})}
     cmd = [sys.executable, str(Path(__file__).resolve()), "--_one", str(scenes_file), str(out),
            str(workers), "--preset", preset] + (["--holdout"] if holdout else [])
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -169,6 +169,9 @@ def main() -> None:
     ap.add_argument("--target", type=int, default=1600, help="scenes to project for")
     ap.add_argument("--workdir", type=Path, default=None,
                     help="keep the recording and scenes here (reused by later runs)")
+    ap.add_argument("--cold-vs-warm", action="store_true",
+                    help="instead: a one-scene batch with an empty kernel cache, then again "
+                         "with the cache it filled (what a worker pays without warmup)")
     ap.add_argument("--_one", nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args()
 
@@ -191,6 +194,18 @@ def main() -> None:
     print(f"{len(scenes)} scenes: {what}, ready in {time.perf_counter() - t:.1f} s")
     print(f"preset {a.preset}, holdout {a.holdout}; {os.cpu_count()} cores; load average "
           f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())} (1 / 5 / 15 min)")
+    if a.cold_vs_warm:
+        one = work / "bench_one_scene.txt"
+        one.write_text(f"{scenes[0]}\n")
+        with tempfile.TemporaryDirectory(prefix="splatsynth-numba-") as cache:
+            for label in ("cold kernel cache", "warm kernel cache"):
+                r = run_in_process(a.trees[0].resolve(), one, work / "out_cold", 1, a.preset,
+                                   a.holdout, {"NUMBA_CACHE_DIR": cache})
+                shutil.rmtree(work / "out_cold", ignore_errors=True)
+                print(f"{label}: one-scene batch {r['wall']:.1f} s, the scene "
+                      f"{r['scene_totals'][0]:.1f} s inside the worker (fit {r['fits'][0]:.1f} s); "
+                      f"load average {r['load'][0]:.1f}", flush=True)
+        return
     speed = [machine_speed()]
     print(f"machine speed before: rasterizer iteration {speed[0][0]:.1f} / {speed[0][1]:.1f} ms "
           "min / median (bench/raster.py, 512 px, 20k Gaussians)", flush=True)
