@@ -142,15 +142,24 @@ def machine_speed() -> tuple[float, float]:
     return min(it), statistics.median(it)
 
 
+#: bench/raster.py's 512 px / 20k-Gaussian iteration on the idle machine, median ms
+#: (bench/RESULTS.md, Rasterizer), for scaling a loaded run's times to an idle machine.
+IDLE_PROBE_MS = 37.7
+
+
 def describe(r: dict, target: int) -> str:
     n, wall, w = r["scenes"], r["wall"], r["workers"]
     per_scene = statistics.mean(r["scene_totals"])
+    fit = statistics.mean(r["fits"])
     steady = sum(r["scene_totals"]) / w  # the workers' busy time, startup left out
+    scale = IDLE_PROBE_MS / r["probe"][1]
     return (f"{r['tree']}: {w} x {r['threads']} thread(s), {n} scenes in {wall:.1f} s = "
             f"{wall / n:.1f} s/scene, {3600 * n / wall:.0f} scenes/h (steady "
-            f"{3600 * n / steady:.0f}/h; mean {per_scene:.1f} s per scene inside a worker, fit "
-            f"{statistics.mean(r['fits']):.1f} s); {target} scenes: "
-            f"{target * wall / n / 3600:.1f} h; load average {r['load'][0]:.1f} -> "
+            f"{3600 * n / steady:.0f}/h; inside a worker {per_scene:.1f} s per scene: fit "
+            f"{fit:.1f} s + the rest {per_scene - fit:.1f} s); {target} scenes: "
+            f"{target * wall / n / 3600:.1f} h; probe just before {r['probe'][0]:.1f} / "
+            f"{r['probe'][1]:.1f} ms, scaled to the idle probe {wall / n * scale:.1f} s/scene = "
+            f"{3600 * n / wall / scale:.0f} scenes/h; load average {r['load'][0]:.1f} -> "
             f"{r['load'][1]:.1f}")
 
 
@@ -217,7 +226,9 @@ def main() -> None:
             for tree in order:
                 out = work / f"out_{k}"
                 k += 1
+                probe = machine_speed()
                 r = run_in_process(tree.resolve(), scenes_file, out, w, a.preset, a.holdout)
+                r["probe"] = probe
                 shutil.rmtree(out, ignore_errors=True)
                 results.setdefault((str(tree), w), []).append(r)
                 print(f"round {rnd + 1}: {describe(r, a.target)}", flush=True)
@@ -226,14 +237,20 @@ def main() -> None:
           "min / median")
     print()
     print("| tree | workers x threads | runs | s / scene (median wall) | scenes / hour | "
-          f"hours for {a.target} |")
-    print("|---|---|---|---|---|---|")
+          f"hours for {a.target} | fit s / scene | the rest s / scene | s / scene scaled to "
+          "the idle probe |")
+    print("|---|---|---|---|---|---|---|---|---|")
     med = {}
     for (tree, w), rs in results.items():
         per = statistics.median(r["wall"] / r["scenes"] for r in rs)
+        fit = statistics.median(statistics.mean(r["fits"]) for r in rs)
+        rest = statistics.median(statistics.mean(r["scene_totals"]) - statistics.mean(r["fits"])
+                                 for r in rs)
+        scaled = statistics.median(r["wall"] / r["scenes"] * IDLE_PROBE_MS / r["probe"][1]
+                                   for r in rs)
         med[(tree, w)] = per
         print(f"| {tree} | {w} x {rs[0]['threads']} | {len(rs)} | {per:.1f} | {3600 / per:.0f} | "
-              f"{a.target * per / 3600:.1f} |")
+              f"{a.target * per / 3600:.1f} | {fit:.1f} | {rest:.1f} | {scaled:.1f} |")
     if len(a.trees) == 2:
         for w in a.workers:
             x, y = (med[(str(t), w)] for t in a.trees)
