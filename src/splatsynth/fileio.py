@@ -12,14 +12,13 @@ them readable by their owner only, which a dataset shared by a lab cannot be).
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
 import secrets
 import shutil
-import struct
 import tempfile
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -287,54 +286,36 @@ def rgba_uint8(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return np.concatenate([to_uint8(rgb), to_uint8(alpha)[..., None]], axis=-1)
 
 
-#: zlib level of every PNG written. With the Sub filter below, 32 orbit views of a fitted demo
-#: scene at 512 px take 2.68 MB at level 4 against 2.46 MB for Pillow's default (level 6,
-#: adaptive filters), encoded ~3x faster on one thread and in parallel on several
-#: (bench/RESULTS.md, "PNG encoding").
+#: zlib level of every PNG written. Level 4 encodes 32 RGBA orbit views at 512 px in about
+#: half the time of zlib's default 6 for ~6% larger files (``python bench/png.py``).
 PNG_COMPRESS_LEVEL = 4
-
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def _png_chunk(tag: bytes, data: bytes) -> bytes:
-    crc = zlib.crc32(data, zlib.crc32(tag))
-    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", crc)
 
 
 def png_bytes(img: np.ndarray, *, compress_level: int = PNG_COMPRESS_LEVEL) -> bytes:
     """Encode a uint8 [H, W], [H, W, 3] or [H, W, 4], or a uint16 [H, W] array as PNG.
 
-    Lossless (grey, RGB, RGBA 8-bit; grey 16-bit). Every row gets PNG's "Sub" filter (each
-    byte minus the byte one pixel to its left) and the rows are deflated by zlib. Both numpy and
-    zlib release the GIL while they work, so threads encode several images at once (Pillow's
-    PNG encoder holds it).
+    Pillow releases the GIL while it deflates, so threads encode several images at once
+    (see :func:`splatsynth.writers.gslrm.write_pngs`).
     """
-    img = np.asarray(img)
+    from PIL import Image
+
+    img = np.ascontiguousarray(img)
     if img.dtype == np.uint16:
         if img.ndim != 2:
             raise ValueError(f"16-bit PNGs must be single-channel, got shape {img.shape}")
-        rows = np.ascontiguousarray(img, dtype=">u2").view(np.uint8).reshape(img.shape[0], -1)
-        bpp, depth, colour = 2, 16, 0
+        pil = Image.fromarray(img.astype("<u2"))  # Pillow maps little-endian uint16 to I;16
     elif img.dtype == np.uint8:
-        channels = 1 if img.ndim == 2 else img.shape[2] if img.ndim == 3 else 0
-        if channels not in (1, 3, 4):
+        if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (3, 4)):
             raise ValueError(f"PNG images must be [H, W], [H, W, 3] or [H, W, 4], got shape "
                              f"{img.shape}")
-        rows = np.ascontiguousarray(img).reshape(img.shape[0], -1)
-        bpp, depth, colour = channels, 8, {1: 0, 3: 2, 4: 6}[channels]
+        pil = Image.fromarray(img)
     else:
         raise ValueError(f"png_bytes expects uint8 or uint16, got {img.dtype}")
-    h, w = img.shape[:2]
-    if h == 0 or w == 0:
+    if img.shape[0] == 0 or img.shape[1] == 0:
         raise ValueError(f"cannot write an empty image as PNG (shape {img.shape})")
-    filtered = np.empty((h, rows.shape[1] + 1), np.uint8)
-    filtered[:, 0] = 1  # filter type "Sub"
-    filtered[:, 1:bpp + 1] = rows[:, :bpp]
-    np.subtract(rows[:, bpp:], rows[:, :-bpp], out=filtered[:, bpp + 1:])  # wraps mod 256
-    header = struct.pack(">IIBBBBB", w, h, depth, colour, 0, 0, 0)
-    return (_PNG_SIGNATURE + _png_chunk(b"IHDR", header)
-            + _png_chunk(b"IDAT", zlib.compress(filtered.data, compress_level))
-            + _png_chunk(b"IEND", b""))
+    buf = io.BytesIO()
+    pil.save(buf, format="PNG", compress_level=compress_level)
+    return buf.getvalue()
 
 
 def write_png(path: PathLike, img: np.ndarray, *, compress_level: int = PNG_COMPRESS_LEVEL

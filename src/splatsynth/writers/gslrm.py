@@ -156,7 +156,7 @@ def write_gslrm_views(scene_dir: str | os.PathLike[str], scene_id: str,
 def write_pngs(jobs: Sequence[tuple[Path, Callable[[], np.ndarray]]],
                threads: int | None = None) -> None:
     """Write PNGs on several threads: each job is (path, a function making the uint8/uint16
-    image); the conversion, the encoding (:func:`~splatsynth.fileio.png_bytes` releases the
+    image); the conversion, the encoding (Pillow releases the
     GIL) and the atomic write of one file run together on one thread.
 
     Args:
