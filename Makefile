@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH_PIN)" || echo "$(TORCH_PIN) is not available here; pyproject's torch range decides"
 	$(PIP) install -q -e ".[dev,all]"
+	$(VENV)/bin/splatsynth warmup
 	@touch $(STAMP)
 
 install: $(STAMP)

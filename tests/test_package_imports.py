@@ -13,6 +13,7 @@ ALLOWED = {
     "errors": set(),
     "fileio": {"errors"},
     "threads": set(),
+    "kernel_cache": set(),
     "knobs": {"errors"},
     "cameras": {"errors", "knobs"},
     "gaussians": {"errors"},
@@ -24,7 +25,7 @@ ALLOWED = {
     "demo": {"cameras", "scene_io", "errors"},
     "ingest": {"cameras", "scene_io", "errors", "knobs"},
     "recording_demo": {"demo", "ingest", "batch", "config", "training", "errors"},
-    "writers": {"cameras", "gaussians", "errors"},
+    "writers": {"cameras", "gaussians", "errors", "threads"},
     "report": {"writers", "cameras", "errors"},
     "fit": {"cameras", "gaussians", "render", "losses", "metrics", "optim", "scene_io",
             "errors", "threads", "knobs"},
@@ -32,6 +33,7 @@ ALLOWED = {
     "config": {"cameras", "fit", "scene_io", "writers", "errors", "knobs"},
     "pipeline": {"cameras", "config", "errors", "fit", "gaussians", "metrics", "scene_io",
                  "writers", "report", "demo", "render"},
+    "warmup": {"kernel_cache", "config", "demo", "fit", "pipeline", "threads"},
     "batch": {"pipeline", "report", "writers", "config", "errors", "scene_io", "cameras",
               "metrics", "fit", "threads", "knobs"},
 }
@@ -39,7 +41,7 @@ ALLOWED = {
 
 # The shared file helpers sit beside errors.py: every room may use them.
 for _room, _allowed in ALLOWED.items():
-    if _room not in ("errors", "fileio", "threads", "knobs"):
+    if _room not in ("errors", "fileio", "threads", "knobs", "kernel_cache"):
         _allowed.add("fileio")
 
 

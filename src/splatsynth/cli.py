@@ -429,6 +429,21 @@ def cmd_mix(argv: Sequence[str]) -> int:
     return 0
 
 
+@dataclass
+class WarmupArgs:
+    """Compile the CPU kernels once into the kernel cache (NUMBA_CACHE_DIR, by default
+    ~/.cache/splatsynth/numba), so no scene and no batch worker compiles them; `make install`
+    runs it."""
+
+
+def cmd_warmup(argv: Sequence[str]) -> int:
+    _parse(WarmupArgs, argv, "warmup")
+    from .warmup import warm_up
+
+    print(warm_up())
+    return 0
+
+
 COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "demo": (cmd_demo, "the main job on the built-in demo scene"),
     "check": (cmd_check, "validate a scene folder"),
@@ -440,6 +455,7 @@ COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "orbit": (cmd_orbit, "write orbit cameras as opencv_cameras.json"),
     "mix": (cmd_mix, "check a training mix of datasets"),
     "ingest": (cmd_ingest, "recordings (videos + calibration) -> scene folders"),
+    "warmup": (cmd_warmup, "compile the CPU kernels once (make install runs it)"),
 }
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from splatsynth.cameras import OrbitConfig
 from splatsynth.config import OutputConfig, RunConfig
+from splatsynth.fit import render_cameras
 from splatsynth.pipeline import (
     WRITERS,
     SceneProducts,
@@ -43,6 +44,10 @@ def test_stages_compose_into_a_scene_folder(tiny_demo, cfg, tmp_path):
     rendered = render_outputs(prepared, recon, cfg)
     assert rendered.orbit.rgb.shape == (4, 96, 96, 3)
     assert rendered.inputs.rgb.shape[0] == len(prepared.scene.views)
+    # the input views are the fit's own final renders, not rendered a second time
+    assert rendered.inputs is recon.fit.renders
+    again = render_cameras(recon.fit.gaussians, recon.fit.cameras, background=cfg.fit.background)
+    np.testing.assert_array_equal(again.rgb, rendered.inputs.rgb)
     assert rendered.mvdiffusion is None  # not asked for
     assert rendered.orbit.depth is not None  # the demo has keypoints: visibility needs depth
 

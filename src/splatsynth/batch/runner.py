@@ -459,6 +459,10 @@ def run_batch(scenes: Sequence[str | Path], out: str | Path, run_cfg: RunConfig 
                     if html:
                         led.t_html = time.monotonic()
                     led.write_summary(led.summary(time.monotonic() - t0, lists), html=html)
+            # Every task has reported: a .tmp-/.old- folder now is debris of an attempt that
+            # died mid-write (a lost Ray node, a killed worker) and was run again; its scene is
+            # finished or recorded as failed. Leave OUT as a clean run would.
+            clean_stale_temps(out, older_than_s=0.0)
         finally:
             bar.close()
             # Also on Ctrl-C: leave lists and summary consistent with what is on disk.

@@ -38,7 +38,7 @@ from .init import init_from_hull, init_random
 from .methods import Method, method_of
 from .objective import TrainingRender, loss_terms, term_weights, total_loss
 from .priors import VirtualViews
-from .rendering import render_cameras
+from .rendering import Renders, render_cameras
 from .views import ViewTensors, view_tensors
 from .visibility import unseen_mask, view_contributions
 
@@ -81,6 +81,8 @@ class FitResult:
         history: every ``HISTORY_EVERY`` steps: step, smoothed loss and PSNR, and that step's
             loss ``terms`` and their ``weights``.
         config: the resolved :class:`FitConfig`.
+        renders: the renders behind ``scores`` (every input view at ``cameras``), kept so
+            the pipeline need not render them again.
     """
 
     gaussians: Gaussians
@@ -91,6 +93,7 @@ class FitResult:
     timings: dict
     history: list[dict]
     config: FitConfig
+    renders: Renders | None = None
 
     @property
     def metrics(self) -> SceneMetrics:
@@ -262,12 +265,14 @@ def _fit_scene(scene: Scene, cfg: FitConfig, on_step: Callable[[StepRecord], Non
         pose_report = poses.report()
 
     t_eval = time.perf_counter()
-    scores = evaluate_views(gaussians, scene, cameras, cfg.background, cfg.backend, cfg.method)
+    renders = render_cameras(gaussians, cameras, background=cfg.background,
+                             backend=cfg.backend, method=cfg.method)
+    scores = score_views(renders, scene, cfg.background)
     timings["evaluate"] = time.perf_counter() - t_eval
     timings["total"] = time.perf_counter() - t_start
     return FitResult(gaussians=gaussians, cameras=cameras, pose_deltas=pose_report,
                      scores=scores, train_views=train, timings=timings, history=history,
-                     config=cfg)
+                     config=cfg, renders=renders)
 
 
 def make_strategy(cfg: FitConfig) -> Strategy:
@@ -349,6 +354,12 @@ def evaluate_views(gaussians: Gaussians, scene: Scene, cameras: list[Camera],
     """Render ``cameras`` (one per scene view) and score them against the views' images."""
     renders = render_cameras(gaussians, cameras, background=background, backend=backend,
                              method=method)
+    return score_views(renders, scene, background)
+
+
+def score_views(renders: Renders, scene: Scene, background: tuple[float, float, float]
+                ) -> ScoreSet:
+    """Score renders [C, ...] of the scene's C views against their images."""
     return ScoreSet(tuple(
         ViewScores(v.name, score_view(renders.rgb[k], renders.alpha[k], v.image, v.mask,
                                       background))

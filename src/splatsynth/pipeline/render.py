@@ -20,7 +20,8 @@ class Rendered:
         orbit_cameras: the dataset's orbit (``orbit`` section).
         orbit: renders at them, with depth when an output or the keypoints need it and normals
             when ``output.normals`` asks and the method renders them.
-        inputs: the input views re-rendered at their (refined) cameras.
+        inputs: the input views rendered at their (refined) cameras (the fit's own final
+            renders, which its scores were taken on).
         mvdiffusion_cameras, mvdiffusion: FaceLift's six stage-1 views (``output.mvdiffusion``).
         timings: seconds of ``render``.
     """
@@ -47,10 +48,14 @@ def render_outputs(prepared: Prepared, recon: Reconstruction, cfg: RunConfig | N
     g, fit = recon.fit.gaussians, cfg.fit
     kw = {"background": fit.background, "backend": fit.backend, "method": fit.method}
     orbit_cams = cfg.orbit.cameras()
+    # the whole orbit at once when it fits render_cameras' pixel budget (a 32-view orbit at
+    # 512 px does): one projection and one pass of the tile kernels
     orbit = render_cameras(g, orbit_cams, with_depth=needs_orbit_depth(cfg, prepared),
                            with_normals=cfg.output.normals and method_of(fit.method).has_normals,
                            **kw)
-    inputs = render_cameras(g, recon.fit.cameras, **kw)
+    inputs = recon.fit.renders
+    if inputs is None:
+        inputs = render_cameras(g, recon.fit.cameras, **kw)
     mv_cams = mv = None
     if cfg.output.mvdiffusion:
         mv_cams = mvdiffusion_cameras(cfg.orbit.distance, cfg.orbit.size, cfg.orbit.focal)

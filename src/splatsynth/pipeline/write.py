@@ -19,6 +19,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,6 @@ from ..fileio import (
     new_temp_directory,
     rgba_uint8,
     swap_directory,
-    write_png,
 )
 from ..gaussians import write_ply
 from ..writers import (
@@ -40,6 +40,7 @@ from ..writers import (
     write_gslrm_views,
     write_heatmaps_npz,
     write_keypoints_json,
+    write_pngs,
 )
 from ..writers.mvdiffusion import mvdiffusion_scene_dir, write_mvdiffusion_views
 from .check import FitCheck
@@ -174,12 +175,14 @@ def write_normals(f: SceneFolders, p: SceneProducts) -> list[str]:
     """``normals/cam_XXX.png``: world-frame unit normals as RGB = (n + 1) / 2, alpha =
     opacity."""
     r = p.rendered.orbit
-    paths = []
-    for i, (n, a) in enumerate(zip(r.normals, r.alpha)):
-        rel = f"normals/cam_{i:03d}.png"
-        write_png(f.scene / rel, rgba_uint8((n + 1.0) / 2.0, a))
-        paths.append(rel)
+    paths = [f"normals/cam_{i:03d}.png" for i in range(len(r.alpha))]
+    write_pngs([(f.scene / rel, partial(_normal_rgba, n, a))
+                for rel, n, a in zip(paths, r.normals, r.alpha)])
     return paths
+
+
+def _normal_rgba(n: np.ndarray, a: np.ndarray) -> np.ndarray:
+    return rgba_uint8((n + 1.0) / 2.0, a)
 
 
 def write_mesh(f: SceneFolders, p: SceneProducts) -> Any:

@@ -19,6 +19,7 @@ import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -117,14 +118,15 @@ def write_gslrm_views(scene_dir: str | os.PathLike[str], scene_id: str,
     manifest: dict[str, Any] = {"cameras": CAMERAS_FILE, "images": [], "depth": [],
                                 "alpha": [], "depth_scale": None}
     named = []
+    pngs: list[tuple[Path, Callable[[], np.ndarray]]] = []
     for i, cam in enumerate(cameras):
         rel = view_file_path(i)
-        write_png(scene_dir / rel, rgba_uint8(rgb[i], alpha[i]))
+        pngs.append((scene_dir / rel, partial(_rgba_view, rgb, alpha, i)))
         manifest["images"].append(rel)
         named.append(replace(cam, file_path=rel))
         if write_alpha_maps:
             rel_a = view_file_path(i, "alpha")
-            write_png(scene_dir / rel_a, to_uint8(alpha[i]))
+            pngs.append((scene_dir / rel_a, partial(_alpha_view, alpha, i)))
             manifest["alpha"].append(rel_a)
 
     if depth is not None:
@@ -132,7 +134,7 @@ def write_gslrm_views(scene_dir: str | os.PathLike[str], scene_id: str,
             q, scale = depth_to_uint16(depth)
             for i in range(len(cameras)):
                 rel_d = view_file_path(i, "depth")
-                write_png(scene_dir / rel_d, q[i])
+                pngs.append((scene_dir / rel_d, partial(q.__getitem__, i)))
                 manifest["depth"].append(rel_d)
             atomic_write_json(scene_dir / "depth" / "scale.json", {
                 "scale": scale, "invalid": DEPTH_INVALID,
@@ -146,8 +148,33 @@ def write_gslrm_views(scene_dir: str | os.PathLike[str], scene_id: str,
         else:
             raise ValueError(f"unknown depth_format {depth_format!r}")
 
+    write_pngs(pngs)
     atomic_write_json(scene_dir / CAMERAS_FILE, cameras_to_json(named, scene_id=scene_id))
     return manifest
+
+
+def write_pngs(jobs: Sequence[tuple[Path, Callable[[], np.ndarray]]],
+               threads: int | None = None) -> None:
+    """Write PNGs on several threads: each job is (path, a function making the uint8/uint16
+    image); the conversion, the encoding (Pillow releases the
+    GIL) and the atomic write of one file run together on one thread.
+
+    Args:
+        jobs: the files to write.
+        threads: at most this many threads (default: the kernels' thread count,
+            :func:`splatsynth.threads.get_num_threads`, i.e. this process's share of the cores).
+    """
+    from ..threads import run_parallel
+
+    run_parallel(lambda path, make: write_png(path, make()), list(jobs), threads)
+
+
+def _rgba_view(rgb: np.ndarray, alpha: np.ndarray, i: int) -> np.ndarray:
+    return rgba_uint8(rgb[i], alpha[i])
+
+
+def _alpha_view(alpha: np.ndarray, i: int) -> np.ndarray:
+    return to_uint8(alpha[i])
 
 
 def _npy_bytes(a: np.ndarray) -> bytes:

@@ -9,14 +9,16 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from ..cameras import Camera, cameras_to_json
 from ..errors import SplatsynthError
-from ..fileio import atomic_write_json, rgba_uint8, write_png
+from ..fileio import atomic_write_json, rgba_uint8
 from .atomic import check_scene_id
+from .gslrm import write_pngs
 
 MVDIFFUSION_DIR = "mvdiffusion"
 MVDIFFUSION_VIEWS = 6
@@ -57,8 +59,8 @@ def write_mvdiffusion_views(folder: str | os.PathLike[str], rgb: np.ndarray, alp
         raise SplatsynthError(f"{where}: expected 6 cameras, got {len(cameras)}")
 
     folder = Path(folder)
-    for i in range(MVDIFFUSION_VIEWS):
-        write_png(folder / f"cam_{i:03d}.png", rgba_uint8(rgb[i], alpha[i]))
+    write_pngs([(folder / f"cam_{i:03d}.png", partial(rgba_uint8, rgb[i], alpha[i]))
+                for i in range(MVDIFFUSION_VIEWS)])
     if cameras is not None:
         named = [replace(c, file_path=f"cam_{i:03d}.png") for i, c in enumerate(cameras)]
         atomic_write_json(folder / "opencv_cameras.json", cameras_to_json(named, scene_id))
