@@ -133,6 +133,16 @@ class FitConfig(Knobs):
     """Learning rate of the pose deltas."""
     pose_warmup: int = 100
     """Steps before pose deltas start to move (the Gaussians need a rough shape first)."""
+    pose_stage: int = 0
+    """EXPERIMENTAL pose stage steps."""
+    pose_stage_factor: int = 4
+    """EXPERIMENTAL."""
+    lr_pose_stage: float = 3e-3
+    """EXPERIMENTAL."""
+    pose_stage_warmup: int = 50
+    """EXPERIMENTAL."""
+    pose_stage_gaussians: int = 20000
+    """EXPERIMENTAL."""
     depth_weight: float = 0.1
     """2DGS depth-distortion weight."""
     normal_weight: float = 0.05

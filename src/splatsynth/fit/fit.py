@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
@@ -31,6 +31,7 @@ from ..optim import (
     active_sh_degree,
     exp_decay,
 )
+from ..optim.pose import delta_matrices
 from ..scene_io.scene import Scene
 from ..threads import thread_policy
 from .config import FitConfig
@@ -125,8 +126,9 @@ def fit_scene(scene: Scene, cfg: FitConfig | None = None, *,
         return _fit_scene(scene, cfg or FitConfig(), on_step)
 
 
-def _fit_scene(scene: Scene, cfg: FitConfig, on_step: Callable[[StepRecord], None] | None
-               ) -> FitResult:
+def _fit_scene(scene: Scene, cfg: FitConfig, on_step: Callable[[StepRecord], None] | None,
+               *, poses: PoseDeltas | None = None, coarse_factor: int = 2,
+               stage: bool = False) -> FitResult:
     n_views = len(scene.views)
     if n_views == 0:
         raise SplatsynthError(f"scene {scene.scene_id}: no views to fit")
@@ -140,24 +142,41 @@ def _fit_scene(scene: Scene, cfg: FitConfig, on_step: Callable[[StepRecord], Non
 
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
+    if cfg.optimize_pose and poses is None and cfg.pose_stage > 0 and not stage:
+        poses = PoseDeltas(n_views, fixed=train[0])
+        stage_cfg = replace(cfg, iterations=cfg.pose_stage, coarse_fraction=1.0,
+                            lr_pose=cfg.lr_pose_stage, pose_warmup=cfg.pose_stage_warmup,
+                            num_gaussians=min(cfg.num_gaussians, cfg.pose_stage_gaussians),
+                            prune_unseen=False, progress=False)
+        _fit_scene(scene, stage_cfg, None, poses=poses, coarse_factor=cfg.pose_stage_factor,
+                   stage=True)
+        timings["pose_stage"] = time.perf_counter() - t_start
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
 
-    g0 = _initial_gaussians(scene, cfg, train, rng)
+    init_scene = scene
+    if poses is not None and not stage:
+        with torch.no_grad():
+            w2c0 = torch.as_tensor(np.stack([c.w2c for c in scene.cameras]), dtype=torch.float64)
+            now = (delta_matrices((poses.deltas * poses.gauge).detach().double()) @ w2c0).numpy()
+        init_scene = replace(scene, views=[replace(v, camera=v.camera.with_w2c(m))
+                                           for v, m in zip(scene.views, now)])
+    g0 = _initial_gaussians(init_scene, cfg, train, rng)
     method.prepare(g0)
     timings["init"] = time.perf_counter() - t_start
 
     params, optimizer = _parameters(g0, cfg)
-    poses = PoseDeltas(n_views, fixed=train[0]) if cfg.optimize_pose else None
+    if poses is None and cfg.optimize_pose:
+        poses = PoseDeltas(n_views, fixed=train[0])
     pose_opt = torch.optim.Adam(poses.parameters(), lr=cfg.lr_pose) if poses else None
     strategy = make_strategy(cfg)
 
     # Per-view tensors, computed once: full resolution, and half for the coarse steps.
     full = view_tensors(scene, cfg.crop_margin, 1)
-    coarse = cfg.coarse_fraction > 0 and min(min(v.camera.w, v.camera.h) // 2
-                                             for v in scene.views) >= cfg.coarse_min_size
-    half = view_tensors(scene, cfg.crop_margin, 2) if coarse else full
+    coarse = cfg.coarse_fraction > 0 and (stage or min(
+        min(v.camera.w, v.camera.h) // coarse_factor for v in scene.views) >= cfg.coarse_min_size)
+    half = view_tensors(scene, cfg.crop_margin, coarse_factor) if coarse else full
     coarse_until = int(cfg.coarse_fraction * cfg.iterations) if coarse else 0
     w2cs = [torch.tensor(v.camera.w2c, dtype=torch.float32) for v in scene.views]
     virtual = VirtualViews(scene, train)
@@ -187,7 +206,7 @@ def _fit_scene(scene: Scene, cfg: FitConfig, on_step: Callable[[StepRecord], Non
         img, mask = level.images[vi], level.masks[vi]
         target = img if mask is None else img * mask[..., None] + bg * (1 - mask[..., None])
         viewmat = w2cs[vi][None]
-        if poses is not None and step > cfg.pose_warmup:
+        if poses is not None:
             viewmat = poses(viewmat, vi)
         try:
             out = method.render(params["means"], params["quats"],
@@ -241,6 +260,8 @@ def _fit_scene(scene: Scene, cfg: FitConfig, on_step: Callable[[StepRecord], Non
                             "weights": dict(weights)})
     bar.close()
     timings["optimize"] = time.perf_counter() - t_loop
+    if stage:
+        return None  # type: ignore[return-value]
 
     gaussians = Gaussians(params["means"].detach().clone(), params["quats"].detach().clone(),
                           params["log_scales"].detach().clone(),
