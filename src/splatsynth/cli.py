@@ -355,6 +355,7 @@ def format_outcome(o) -> str:
     if o.contact_sheet:
         lines.append(f"  contact sheet {o.contact_sheet}")
     lines.append(f"  report        {o.scene_dir / 'report.json'}")
+    lines += [f"  warning: {w}" for w in getattr(o, "warnings", [])]
     return "\n".join(lines)
 
 

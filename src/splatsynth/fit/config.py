@@ -133,9 +133,17 @@ class FitConfig(Knobs):
     """Learning rate of the pose deltas."""
     pose_warmup: int = 100
     """Steps before pose deltas start to move (the Gaussians need a rough shape first)."""
+    pose_warn_px: float = 4.0
+    """A view whose refined pose moves the subject by more than this many pixels (median, at
+    the view's resolution) is reported as suspect: a warning in ``report.json`` and on the
+    command line."""
     pose_stage: int = 0
     """EXPERIMENTAL pose stage steps."""
-    pose_stage_factor: int = 4
+    pose_translation_scale: float = 1.0
+    """EXPERIMENTAL."""
+    pose_stage_translation: bool = True
+    """EXPERIMENTAL."""
+    pose_stage_factors: tuple[int, ...] = (8,)
     """EXPERIMENTAL."""
     lr_pose_stage: float = 3e-3
     """EXPERIMENTAL."""
@@ -169,7 +177,7 @@ class FitConfig(Knobs):
         self._check("sh_degree", 0 <= self.sh_degree <= 3, "0..3")
         # Learning rates: a parameter is never meant to be frozen (0) here.
         for name in ("lr_position", "lr_feature", "lr_opacity", "lr_scaling", "lr_rotation",
-                     "lr_pose", "curvature_clamp"):
+                     "lr_pose", "curvature_clamp", "pose_warn_px"):
             self._positive(name)
         # Weights: 0 switches the term off.
         for name in ("mask_weight", "opacity_reg", "scale_reg", "needle_reg", "aniso_reg",

@@ -31,7 +31,7 @@ from ..optim import (
     active_sh_degree,
     exp_decay,
 )
-from ..optim.pose import delta_matrices
+from ..optim.pose import pose_corrections
 from ..scene_io.scene import Scene
 from ..threads import thread_policy
 from .config import FitConfig
@@ -75,7 +75,11 @@ class FitResult:
     Attributes:
         gaussians: the fitted Gaussians (detached, float32, in the scene's frame).
         cameras: the input cameras, refined when ``optimize_pose`` was on (else as given).
-        pose_deltas: per-view refinement deltas (empty when pose refinement was off).
+        pose_deltas: per view, the refinement's delta and how far it moved the camera
+            (:meth:`PoseDeltas.report` and :func:`~splatsynth.optim.pose.pose_corrections`:
+            ``rotation_deg``, ``centre_shift``, ``shift_px``), and ``suspect`` when
+            ``shift_px`` exceeds ``fit.pose_warn_px``; empty when pose refinement was off.
+        warnings: what the user should know about the result (suspect calibrations).
         scores: every input view re-rendered at ``cameras`` and scored.
         train_views: indices of the views trained on (all but ``config.holdout_view``).
         timings: seconds per phase (and ``pruned_unseen``, a count).
@@ -87,6 +91,7 @@ class FitResult:
     gaussians: Gaussians
     cameras: list[Camera]
     pose_deltas: list[dict]
+    warnings: list[str]
     scores: ScoreSet
     train_views: list[int]
     timings: dict
@@ -143,23 +148,23 @@ def _fit_scene(scene: Scene, cfg: FitConfig, on_step: Callable[[StepRecord], Non
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     if cfg.optimize_pose and poses is None and cfg.pose_stage > 0 and not stage:
-        poses = PoseDeltas(n_views, fixed=train[0])
+        poses = _pose_deltas(scene, cfg, train)
         stage_cfg = replace(cfg, iterations=cfg.pose_stage, coarse_fraction=1.0,
                             lr_pose=cfg.lr_pose_stage, pose_warmup=cfg.pose_stage_warmup,
                             num_gaussians=min(cfg.num_gaussians, cfg.pose_stage_gaussians),
                             prune_unseen=False, progress=False)
-        _fit_scene(scene, stage_cfg, None, poses=poses, coarse_factor=cfg.pose_stage_factor,
-                   stage=True)
+        for factor in cfg.pose_stage_factors:
+            _fit_scene(scene, stage_cfg, None, poses=poses, coarse_factor=factor, stage=True)
         timings["pose_stage"] = time.perf_counter() - t_start
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
 
     init_scene = scene
-    if poses is not None and not stage:
+    if poses is not None:
         with torch.no_grad():
             w2c0 = torch.as_tensor(np.stack([c.w2c for c in scene.cameras]), dtype=torch.float64)
-            now = (delta_matrices((poses.deltas * poses.gauge).detach().double()) @ w2c0).numpy()
+            now = poses(w2c0, torch.arange(n_views)).numpy()
         init_scene = replace(scene, views=[replace(v, camera=v.camera.with_w2c(m))
                                            for v, m in zip(scene.views, now)])
     g0 = _initial_gaussians(init_scene, cfg, train, rng)
@@ -168,7 +173,7 @@ def _fit_scene(scene: Scene, cfg: FitConfig, on_step: Callable[[StepRecord], Non
 
     params, optimizer = _parameters(g0, cfg)
     if poses is None and cfg.optimize_pose:
-        poses = PoseDeltas(n_views, fixed=train[0])
+        poses = _pose_deltas(scene, cfg, train)
     pose_opt = torch.optim.Adam(poses.parameters(), lr=cfg.lr_pose) if poses else None
     strategy = make_strategy(cfg)
 
@@ -235,6 +240,8 @@ def _fit_scene(scene: Scene, cfg: FitConfig, on_step: Callable[[StepRecord], Non
         strategy.after_backward(params, step)
         optimizer.step()
         if pose_opt is not None and step > cfg.pose_warmup:
+            if stage and not cfg.pose_stage_translation and poses.deltas.grad is not None:
+                poses.deltas.grad[:, :3] = 0.0
             pose_opt.step()
         factor = scene.views[vi].camera.w / width
         strategy.after_step(params, optimizer, StepInfo(
@@ -275,20 +282,34 @@ def _fit_scene(scene: Scene, cfg: FitConfig, on_step: Callable[[StepRecord], Non
         timings["pruned_unseen"] = int((~seen).sum())
     cameras = list(scene.cameras)
     pose_report: list[dict] = []
+    warnings: list[str] = []
     if poses is not None:
         with torch.no_grad():
             all_w2c = torch.as_tensor(np.stack([c.w2c for c in cameras]), dtype=torch.float64)
-            refined = poses.double()(all_w2c, torch.arange(n_views)).numpy()
+            refined = poses(all_w2c, torch.arange(n_views)).numpy()
         cameras = [c.with_w2c(m) for c, m in zip(cameras, refined)]
         pose_report = poses.report()
+        for d, corr in zip(pose_report, pose_corrections(scene.cameras, cameras,
+                                                          _subject_points(gaussians))):
+            d.update(corr, suspect=corr["shift_px"] > cfg.pose_warn_px)
+        warnings += [f"view {v.name}: pose refinement moved it by {d['shift_px']:.1f} px "
+                     f"({d['rotation_deg']:.2f} deg) at the subject, more than "
+                     f"fit.pose_warn_px={cfg.pose_warn_px:g}: its calibration is suspect"
+                     for v, d in zip(scene.views, pose_report) if d["suspect"]]
 
     t_eval = time.perf_counter()
     scores = evaluate_views(gaussians, scene, cameras, cfg.background, cfg.backend, cfg.method)
     timings["evaluate"] = time.perf_counter() - t_eval
     timings["total"] = time.perf_counter() - t_start
     return FitResult(gaussians=gaussians, cameras=cameras, pose_deltas=pose_report,
+                     warnings=warnings,
                      scores=scores, train_views=train, timings=timings, history=history,
                      config=cfg)
+
+
+def _pose_deltas(scene: Scene, cfg: FitConfig, train: list[int]) -> PoseDeltas:
+    scale = [cfg.pose_translation_scale] * len(scene.views)
+    return PoseDeltas(len(scene.views), fixed=train[0], translation_scale=scale)
 
 
 def make_strategy(cfg: FitConfig) -> Strategy:
@@ -347,6 +368,15 @@ def _unseen(method: Method, params: dict, train: list[int], w2cs, level: ViewTen
                                  [level.Ks[i] for i in train], [level.sizes[i] for i in train],
                                  _sh(params, deg), deg)
     return unseen_mask(contrib, factor)
+
+
+def _subject_points(g: Gaussians, limit: int = 4096) -> np.ndarray:
+    """[N, 3] centres of the opaque Gaussians (at most ``limit``, evenly picked): where the
+    subject is, to measure camera corrections at."""
+    opaque = torch.sigmoid(g.opacity_logits.reshape(-1)) > 0.5
+    pts = g.means[opaque] if bool(opaque.any()) else g.means
+    step = max(1, pts.shape[0] // limit)
+    return pts[::step].double().numpy()
 
 
 def _check_diverged(scene_id: str, step: int, params: dict) -> None:

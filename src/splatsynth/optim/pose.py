@@ -41,15 +41,30 @@ def delta_matrices(deltas: torch.Tensor) -> torch.Tensor:
 
 
 class PoseDeltas(torch.nn.Module):
-    """One learnable 6-dof delta per input view; view ``fixed`` is the gauge and never moves."""
+    """One learnable 6-dof delta per input view; view ``fixed`` is the gauge and never moves.
 
-    def __init__(self, num_views: int, fixed: int = 0, dtype: torch.dtype = torch.float32):
+    ``translation_scale`` (one per view, e.g. its distance to the subject) makes the learned
+    translation a fraction of it, so a step of the optimizer moves the subject in the image by
+    about as much whether it turns or shifts the camera (for far cameras a shift in world units
+    is worth far less than a turn in radians, and Adam steps every coordinate alike).
+    """
+
+    def __init__(self, num_views: int, fixed: int = 0, dtype: torch.dtype = torch.float32,
+                 translation_scale: Sequence[float] | None = None):
         super().__init__()
         self.deltas = torch.nn.Parameter(torch.zeros(num_views, 6, dtype=dtype))
         gauge = torch.ones(num_views, 1, dtype=dtype)
         if 0 <= fixed < num_views:
             gauge[fixed] = 0.0
         self.register_buffer("gauge", gauge)
+        scale = torch.ones(num_views, 6, dtype=dtype)
+        if translation_scale is not None:
+            scale[:, :3] = torch.as_tensor(list(translation_scale), dtype=dtype)[:, None]
+        self.register_buffer("scale", scale)
+
+    def effective(self) -> torch.Tensor:
+        """[V, 6] the deltas (rho, phi) in world units and radians, the gauge's zero."""
+        return self.deltas * self.gauge * self.scale
 
     def forward(self, w2c: torch.Tensor, index: torch.Tensor | int) -> torch.Tensor:
         """Refine cameras.
@@ -61,12 +76,11 @@ class PoseDeltas(torch.nn.Module):
             [C, 4, 4] refined world-to-camera matrices.
         """
         idx = torch.as_tensor(index).reshape(-1)
-        d = (self.deltas * self.gauge)[idx]
-        return delta_matrices(d) @ w2c
+        return delta_matrices(self.effective()[idx].to(w2c.dtype)) @ w2c
 
     def report(self) -> list[dict]:
         """Per-view delta as rotation (degrees) and translation (world units) magnitudes."""
-        d = (self.deltas * self.gauge).detach().double()
+        d = self.effective().detach().double()
         out = []
         for row in d:
             out.append({"translation": row[:3].tolist(), "rotation_axis_angle": row[3:].tolist(),
@@ -80,8 +94,12 @@ class PoseDeltas(torch.nn.Module):
 
 def rotation_angle_deg(R: np.ndarray) -> np.ndarray:
     """[..., 3, 3] rotations -> [...] their angles in degrees."""
+    R = np.asarray(R, np.float64)
     cos = (np.trace(R, axis1=-2, axis2=-1) - 1.0) / 2.0
-    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+    # atan2 of the skew part's size: exact near 0, where arccos of the trace loses ~1e-6 deg.
+    skew = np.stack([R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0],
+                     R[..., 1, 0] - R[..., 0, 1]], -1)
+    return np.degrees(np.arctan2(np.linalg.norm(skew, axis=-1) / 2.0, cos))
 
 
 def perturb_cameras(cameras: Sequence[Camera], views: Sequence[int], rotation_deg: float,
@@ -144,3 +162,31 @@ def relative_pose_errors(estimated: Sequence[Camera], true: Sequence[Camera], re
     dist = np.linalg.norm(p_true, axis=1)
     centre = np.linalg.norm(scale * p_est - p_true, axis=1) / np.where(dist > 0, dist, 1.0)
     return rotation, np.where(dist > 0, centre, 0.0)
+
+
+def pose_corrections(given: Sequence[Camera], refined: Sequence[Camera], points: np.ndarray
+                     ) -> list[dict]:
+    """How far refinement moved each camera, in terms a user can check.
+
+    Args:
+        given: C cameras as calibrated.
+        refined: the same C cameras after refinement (same frame).
+        points: [N, 3] points on the subject (e.g. the fitted Gaussians' centres).
+    Returns:
+        Per view ``{"rotation_deg", "centre_shift", "shift_px"}``: the angle between the two
+        orientations, the distance between the two centres (the cameras' world units), and the
+        median distance in pixels (at the view's resolution) between where the two cameras see
+        the points in front of both (0 when there are none).
+    """
+    pts = np.asarray(points, np.float64).reshape(-1, 3)
+    out = []
+    for a, b in zip(given, refined):
+        ua, za = a.project(pts)
+        ub, zb = b.project(pts)
+        front = (np.asarray(za) > 0) & (np.asarray(zb) > 0)
+        shift = float(np.median(np.linalg.norm(ua[front] - ub[front], axis=1))) \
+            if front.any() else 0.0
+        out.append({"rotation_deg": float(rotation_angle_deg(b.R @ a.R.T)),
+                    "centre_shift": float(np.linalg.norm(b.center - a.center)),
+                    "shift_px": shift})
+    return out

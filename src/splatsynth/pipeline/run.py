@@ -35,6 +35,7 @@ class SceneOutcome:
         metrics: the scores (None when skipped).
         timings: seconds per stage.
         contact_sheet: the written contact sheet, if any.
+        warnings: what the user should look at (e.g. a camera whose calibration is suspect).
     """
 
     scene_id: str
@@ -43,6 +44,7 @@ class SceneOutcome:
     metrics: SceneMetrics | None = None
     timings: dict[str, float] = field(default_factory=dict)
     contact_sheet: Path | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def run_scene(scene_path: str | Path, out_root: str | Path, cfg: RunConfig | None = None, *,
@@ -94,7 +96,7 @@ def run_scene(scene_path: str | Path, out_root: str | Path, cfg: RunConfig | Non
         update_lists(out_root, val_ratio=cfg.output.val_ratio)
     sheet = scene_dir / "contact_sheet.png"
     return SceneOutcome(sid, "done", scene_dir, evaluation.metrics, timings,
-                        sheet if sheet.is_file() else None)
+                        sheet if sheet.is_file() else None, list(recon.fit.warnings))
 
 
 def run_demo(out: str | Path, cfg: RunConfig | None = None, *, force: bool = False

@@ -60,6 +60,7 @@ def build_report(scene_id: str, *, metrics: Mapping[str, Any] | None = None,
                  pose_deltas: Sequence[Any] | None = None,
                  scene_input: Mapping[str, Any] | None = None,
                  outputs: Mapping[str, Any] | None = None,
+                 warnings: Sequence[str] | None = None,
                  extra: Mapping[str, Any] | None = None,
                  created: datetime | None = None) -> dict[str, Any]:
     """Assemble a ``report.json`` document (see ``docs/report.md``).
@@ -76,9 +77,11 @@ def build_report(scene_id: str, *, metrics: Mapping[str, Any] | None = None,
             ``{"scale": s, "rotation": [[..]], "translation": [..], "matrix": 4x4,
             "radius_mode": "robust"}`` with ``canonical = scale * R @ world + translation``.
         refined_cameras: the input cameras after pose refinement (``Camera`` or frame dicts).
-        pose_deltas: per input view, e.g. ``{"file_path", "rotation_deg", "translation"}``.
+        pose_deltas: per input view, e.g. ``{"file_path", "rotation_deg", "shift_px",
+            "centre_shift", "suspect", "translation"}``.
         scene_input: where the scene came from, e.g. ``{"path": .., "views": 6}``.
         outputs: relative paths of written files (the writers' manifests).
+        warnings: what a user should look at (e.g. a camera whose calibration is suspect).
         extra: anything else, stored under ``"extra"``.
         created: timestamp; default now (UTC).
     Returns:
@@ -98,6 +101,7 @@ def build_report(scene_id: str, *, metrics: Mapping[str, Any] | None = None,
         },
         "input": dict(scene_input or {}),
         "outputs": dict(outputs or {}),
+        "warnings": list(warnings or []),
         "versions": software_versions(),
     }
     if extra:
