@@ -135,15 +135,3 @@ def test_pose_corrections_measure_the_shift_at_the_subject():
     assert c["shift_px"] == pytest.approx(cam.fx * angle, rel=0.02)
     (same,) = pose_corrections([cam], [cam], pts)
     assert same == {"rotation_deg": 0.0, "centre_shift": 0.0, "shift_px": 0.0}
-
-
-def test_pose_deltas_translation_scale_makes_translation_a_fraction():
-    pd = PoseDeltas(2, fixed=0, dtype=torch.float64, translation_scale=[1.0, 5.0])
-    with torch.no_grad():
-        pd.deltas[1] = torch.tensor([0.01, 0, 0, 0, 0, 0.02], dtype=torch.float64)
-    eff = pd.effective()
-    torch.testing.assert_close(eff[1], torch.tensor([0.05, 0, 0, 0, 0, 0.02],
-                                                    dtype=torch.float64))
-    w2c = torch.eye(4, dtype=torch.float64)[None]
-    assert float(pd(w2c, 1)[0, 0, 3]) == pytest.approx(0.05)
-    assert pd.report()[1]["translation_norm"] == pytest.approx(0.05)

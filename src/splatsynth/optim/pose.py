@@ -41,46 +41,33 @@ def delta_matrices(deltas: torch.Tensor) -> torch.Tensor:
 
 
 class PoseDeltas(torch.nn.Module):
-    """One learnable 6-dof delta per input view; view ``fixed`` is the gauge and never moves.
+    """One learnable 6-dof delta per input view; view ``fixed`` is the gauge and never moves."""
 
-    ``translation_scale`` (one per view, e.g. its distance to the subject) makes the learned
-    translation a fraction of it, so a step of the optimizer moves the subject in the image by
-    about as much whether it turns or shifts the camera (for far cameras a shift in world units
-    is worth far less than a turn in radians, and Adam steps every coordinate alike).
-    """
-
-    def __init__(self, num_views: int, fixed: int = 0, dtype: torch.dtype = torch.float32,
-                 translation_scale: Sequence[float] | None = None):
+    def __init__(self, num_views: int, fixed: int = 0, dtype: torch.dtype = torch.float32):
         super().__init__()
         self.deltas = torch.nn.Parameter(torch.zeros(num_views, 6, dtype=dtype))
         gauge = torch.ones(num_views, 1, dtype=dtype)
         if 0 <= fixed < num_views:
             gauge[fixed] = 0.0
         self.register_buffer("gauge", gauge)
-        scale = torch.ones(num_views, 6, dtype=dtype)
-        if translation_scale is not None:
-            scale[:, :3] = torch.as_tensor(list(translation_scale), dtype=dtype)[:, None]
-        self.register_buffer("scale", scale)
-
-    def effective(self) -> torch.Tensor:
-        """[V, 6] the deltas (rho, phi) in world units and radians, the gauge's zero."""
-        return self.deltas * self.gauge * self.scale
 
     def forward(self, w2c: torch.Tensor, index: torch.Tensor | int) -> torch.Tensor:
         """Refine cameras.
 
         Args:
-            w2c: [C, 4, 4] the given world-to-camera matrices of views ``index``.
+            w2c: [C, 4, 4] the given world-to-camera matrices of views ``index`` (float32, or
+                float64 for results computed in float64).
             index: [C] view indices (or an int).
         Returns:
-            [C, 4, 4] refined world-to-camera matrices.
+            [C, 4, 4] refined world-to-camera matrices, ``w2c``'s dtype.
         """
         idx = torch.as_tensor(index).reshape(-1)
-        return delta_matrices(self.effective()[idx].to(w2c.dtype)) @ w2c
+        d = (self.deltas * self.gauge)[idx]
+        return delta_matrices(d.to(w2c.dtype)) @ w2c
 
     def report(self) -> list[dict]:
         """Per-view delta as rotation (degrees) and translation (world units) magnitudes."""
-        d = self.effective().detach().double()
+        d = (self.deltas * self.gauge).detach().double()
         out = []
         for row in d:
             out.append({"translation": row[:3].tolist(), "rotation_axis_angle": row[3:].tolist(),
@@ -190,3 +177,4 @@ def pose_corrections(given: Sequence[Camera], refined: Sequence[Camera], points:
                     "centre_shift": float(np.linalg.norm(b.center - a.center)),
                     "shift_px": shift})
     return out
+

@@ -185,7 +185,6 @@ def write_contact_sheet(f: SceneFolders, p: SceneProducts) -> str:
     captions: list[list[str | None]] = []
     if p.recon.fit.pose_deltas:
         # Each input's pose correction, so a user sees which camera was off.
-        rows[0] = ("inputs (pose correction)", inputs)
         captions.append([pose_caption(d) for d in p.recon.fit.pose_deltas])
     step = max(1, len(r.orbit.rgb) // 8)
     rows.append(("orbit", list(r.orbit.rgb[::step])))
