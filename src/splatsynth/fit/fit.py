@@ -3,6 +3,11 @@
 The loop reads like the method: draw a training view, render it with the primitive's adapter
 (:mod:`.methods`), add up the loss terms that apply (:mod:`.objective`), step the optimizers,
 let the densification strategy (:class:`splatsynth.optim.Strategy`) change the set.
+
+With ``optimize_pose``, the same loop first runs as a pose stage: a few short rounds on small
+copies of the views, each from fresh Gaussians carved from the cameras as refined so far, with
+only the poses' rotations learning; the fit proper then starts from the refined cameras and
+keeps refining all six degrees of freedom (docs/fit.md, "Pose refinement").
 """
 
 from __future__ import annotations
