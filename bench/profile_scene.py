@@ -127,7 +127,7 @@ def install_hooks() -> None:
     import splatsynth.pipeline.write as write
     import splatsynth.render as render
     from splatsynth.optim import strategy as strat
-    from splatsynth.render import _numba_ops
+    from splatsynth.render import _autograd
 
     for stage in ("prepare", "reconstruct", "render_outputs", "evaluate", "write_scene",
                   "update_lists"):
@@ -146,8 +146,8 @@ def install_hooks() -> None:
     patch(fitmod, "loss_terms", "loss terms (other)")
     patch(objective, "virtual_terms", "priors")
     patch(render, "rasterize", "rasterize (validation, glue)")
-    patch_autograd(_numba_ops.ProjectFn, "projection")
-    patch_autograd(_numba_ops.RasterFn, "raster")
+    patch_autograd(_autograd.ProjectFn, "projection")
+    patch_autograd(_autograd.RasterFn, "raster")
     patch_autograd(importlib.import_module("splatsynth.losses.ssim")._FusedSSIM, "ssim")
     torch.Tensor.backward = P.wrap(torch.Tensor.backward, "backward (autograd rest)")
     torch.optim.Adam.step = P.wrap(torch.optim.Adam.step, "Adam")

@@ -369,6 +369,7 @@ def format_outcome(o) -> str:
     if o.contact_sheet:
         lines.append(f"  contact sheet {o.contact_sheet}")
     lines.append(f"  report        {o.scene_dir / 'report.json'}")
+    lines += [f"  warning: {w}" for w in o.warnings]
     return printable("\n".join(lines))
 
 

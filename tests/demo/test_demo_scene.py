@@ -17,6 +17,7 @@ from splatsynth.demo import (
     demo_rig_cameras,
     make_contact_sheet,
     make_demo_scene,
+    render_toy_mouse,
     toy_mouse_scene,
 )
 
@@ -157,3 +158,46 @@ def test_contact_sheet_tiles_and_composites():
     assert tuple(sheet[5, 2]) == (255, 0, 0)
     assert tuple(sheet[5, 18]) == (0, 0, 255)
     assert tuple(sheet[15, 30]) == (0, 0, 255)  # the empty fourth tile is background
+
+
+# --- the demo filmed by the real DANNCE rig ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dannce_dir(tmp_path_factory) -> Path:
+    return make_demo_scene(tmp_path_factory.mktemp("dannce"), size=SIZE, rig="dannce")
+
+
+def test_dannce_demo_is_the_real_rig_cropped_like_ingest(dannce_dir: Path):
+    from splatsynth.demo.recording import demo_recording_cameras
+    from splatsynth.ingest.crop import subject_box
+
+    got = _cameras(dannce_dir / "cameras.json")
+    assert [c.file_path for c in got] == [f"images/kyle_cam{k}.png" for k in range(1, 7)]
+    full = demo_recording_cameras()
+    _, cover = render_toy_mouse(full, supersample=1)
+    for g, cam, c in zip(got, full, cover):
+        # The pose is the rig's; the intrinsics are ingest's crop of the full frame.
+        np.testing.assert_allclose(g.w2c, cam.w2c, atol=1e-12)
+        want = subject_box(c >= 0.5, 0.2, SIZE).camera(cam)
+        np.testing.assert_allclose([g.fx, g.fy, g.cx, g.cy, g.w, g.h],
+                                   [want.fx, want.fy, want.cx, want.cy, want.w, want.h])
+        # The mouse fills the crop's middle: its longer side ~1 / 1.4 of the frame.
+        a = _alpha(dannce_dir / g.file_path) > 0.5
+        rows, cols = np.flatnonzero(a.any(1)), np.flatnonzero(a.any(0))
+        longer = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
+        assert abs(longer / SIZE - 1 / 1.4) < 0.05, g.file_path
+        assert abs((rows[0] + rows[-1]) / 2 - SIZE / 2) < 0.1 * SIZE
+    kp = json.loads((dannce_dir / "keypoints.json").read_text())
+    assert sorted(kp["views"]) == sorted(c.file_path for c in got)
+
+
+def test_dannce_demo_shares_the_ground_truth_with_the_ring(dannce_dir: Path, scene_dir: Path):
+    a, b = _digest(dannce_dir), _digest(scene_dir)
+    gt = [k for k in b if k.startswith("gt/")]
+    assert gt and all(a[k] == b[k] for k in gt)
+    scene = toy_mouse_scene(size=SIZE, rig="dannce")
+    assert [v.camera.file_path for v in scene.views] == \
+        [f"images/kyle_cam{k}.png" for k in range(1, 7)]
+    with pytest.raises(ValueError, match="6 cameras"):
+        make_demo_scene(dannce_dir.parent / "x", size=SIZE, rig="dannce", n_views=4)

@@ -30,7 +30,7 @@ def _gaussians(n: int = 200, seed: int = 0) -> Gaussians:
 def _fit(g: Gaussians, psnr=(28.0, 27.0, 26.0), iou=(0.99, 0.98, 0.97)) -> FitResult:
     views = tuple(ViewScores(f"images/v{i}.png", ImageScores(p + 5, p, 0.9, u))
                   for i, (p, u) in enumerate(zip(psnr, iou)))
-    return FitResult(g, [], [], ScoreSet(views), list(range(len(views))), {}, [], FitConfig())
+    return FitResult(g, [], [], [], ScoreSet(views), list(range(len(views))), {}, [], FitConfig())
 
 
 def _kinds(c) -> list[str]:

@@ -3,6 +3,11 @@
 ``make_demo_scene`` writes a scene folder (SPEC section 3) plus the truth that ships with it:
 ``gt/keypoints_3d.json`` and ``gt/orbit/`` (the 32-view GS-LRM orbit, in the same world frame
 as the input cameras, laid out like a dataset scene so ``splatsynth eval`` can score against it).
+
+Two rigs film it (``rig=``): ``"ring"``, a tidy jittered ring (:func:`demo_rig_cameras`, the
+default), and ``"dannce"``, the real DANNCE markerless_mouse_1 rig (:func:`dannce_demo_cameras`):
+uneven azimuths, low elevations, long focal lengths, each view cropped round the mouse as
+``splatsynth ingest --crop subject`` crops real recordings.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from PIL import Image
@@ -66,6 +72,70 @@ def demo_rig_cameras(n_views: int = 6, elevation: float = 30.0, size: int = 512,
     return cams
 
 
+#: The cameras that film the demo scene: a jittered ring, or the real DANNCE rig (cropped).
+DemoRig = Literal["ring", "dannce"]
+#: Crop margin of the dannce demo views (fraction of the mouse's box per side), the default of
+#: ``splatsynth ingest``'s ``margin``.
+DANNCE_CROP_MARGIN = 0.2
+
+
+def dannce_demo_cameras(size: int = 512, margin: float = DANNCE_CROP_MARGIN) -> list[Camera]:
+    """The real DANNCE markerless_mouse_1 rig (:mod:`.rigs`) filming the toy mouse at the
+    origin, each view cropped square round the mouse and resized to ``size``.
+
+    Like ``splatsynth ingest --crop subject``: the mouse's coverage (>= 0.5) in the full
+    1152 x 1024 frame gives the box (the rule of ``splatsynth.ingest.crop.subject_box``,
+    ``margin`` per side; a test holds the two together), and :meth:`Camera.cropped` then
+    :meth:`Camera.resized` move the intrinsics exactly. The views are rendered at the
+    cropped cameras directly (the ray caster needs no resampling). The cameras stand 6.7-7.6
+    units from the mouse (the ring's 2.8-3.1), 8-25 degrees above it, and the crops make
+    their focal lengths 1160-2120 px at 512 px (the ring's 570): a calibration error of one
+    degree moves the mouse by 20-37 px, not the ring's 10.
+
+    Returns:
+        6 cameras named ``images/kyle_cam1.png`` ... ``images/kyle_cam6.png``.
+    Raises:
+        ValueError: the mouse touches a frame's border (its box would be cut).
+    """
+    from .recording import demo_recording_cameras
+
+    full = demo_recording_cameras()
+    _, cover = render_toy_mouse(full, supersample=1)
+    cams = []
+    for cam, c in zip(full, cover):
+        sil = c >= 0.5
+        if sil[0].any() or sil[-1].any() or sil[:, 0].any() or sil[:, -1].any():
+            raise ValueError(f"{cam.file_path}: the toy mouse touches the frame's border")
+        x0, y0, side = _subject_square(sil, margin)
+        cams.append(cam.cropped(x0, y0, side, side).resized(size, size))
+    return cams
+
+
+def _subject_square(mask: np.ndarray, margin: float) -> tuple[int, int, int]:
+    """(x0, y0, side): the square round ``mask``'s bounding box with ``margin`` (a fraction of
+    its longer side) per side, centred on it; ingest's ``subject_box`` rule (demo may not
+    import ingest)."""
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    y0, y1 = int(rows[0]), int(rows[-1]) + 1
+    x0, x1 = int(cols[0]), int(cols[-1]) + 1
+    side = max(int(math.ceil(max(x1 - x0, y1 - y0) * (1 + 2 * margin))), 32)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return (int(math.floor(cx - side / 2 + 0.5)), int(math.floor(cy - side / 2 + 0.5)), side)
+
+
+def demo_cameras(rig: DemoRig = "ring", *, size: int = 512, n_views: int = 6,
+                 elevation: float = 30.0, seed: int = 0) -> list[Camera]:
+    """The input cameras of the demo scene filmed by ``rig`` (``n_views``, ``elevation`` and
+    ``seed`` shape the ring only; the dannce rig has its six cameras)."""
+    if rig == "ring":
+        return demo_rig_cameras(n_views, elevation, size, seed)
+    if rig == "dannce":
+        if n_views != 6:
+            raise ValueError(f"the dannce rig has 6 cameras, got n_views={n_views}")
+        return dannce_demo_cameras(size)
+    raise ValueError(f"unknown demo rig {rig!r} (ring or dannce)")
+
+
 def project_keypoints(camera: Camera) -> np.ndarray:
     """[K, 3] (x, y, conf) of the toy mouse's 3D keypoints in ``camera``; conf is 1 where the
     keypoint is the first surface on its ray and inside the image, else 0."""
@@ -75,15 +145,17 @@ def project_keypoints(camera: Camera) -> np.ndarray:
 
 
 def toy_mouse_scene(size: int = 512, n_views: int = 6, elevation: float = 30.0, seed: int = 0,
-                    supersample: int = 2) -> Scene:
+                    supersample: int = 2, rig: DemoRig = "ring") -> Scene:
     """The demo scene in memory (what ``load_scene`` returns for ``make_demo_scene``'s folder,
     up to 8-bit quantization of images and masks).
 
+    Args:
+        rig: the cameras (:func:`demo_cameras`).
     Returns:
         A Scene with RGB images, coverage masks, 2D keypoints, and the 3D keypoints in
         ``extras["keypoints_3d"]`` ([K, 3], demo world frame).
     """
-    cams = demo_rig_cameras(n_views, elevation, size, seed)
+    cams = demo_cameras(rig, size=size, n_views=n_views, elevation=elevation, seed=seed)
     rgb, alpha = render_toy_mouse(cams, supersample)
     views = [View(cam, rgb[i], alpha[i], project_keypoints(cam)) for i, cam in enumerate(cams)]
     return Scene(DEMO_SCENE_ID, views, list(TOY_MOUSE_KEYPOINTS.names),
@@ -102,14 +174,15 @@ def _rgba_u8(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 
 def make_demo_scene(out_dir: Path, *, size: int = 512, n_views: int = 6, elevation: float = 30.0,
-                    seed: int = 0) -> Path:
+                    seed: int = 0, rig: DemoRig = "ring") -> Path:
     """Write the toy-mouse demo scene folder ``out_dir / "toy_mouse"``.
 
     Layout (SPEC section 3, plus ground truth)::
 
         toy_mouse/
-          cameras.json                 # the jittered rig (demo_rig_cameras)
-          images/view_000.png ...      # RGBA, alpha = anti-aliased coverage (the mask)
+          cameras.json                 # the rig (demo_cameras)
+          images/view_000.png ...      # RGBA, alpha = anti-aliased coverage (the mask);
+                                       # images/kyle_cam1.png ... with rig="dannce"
           keypoints.json               # {"names", "views": {file_path: [[x, y, conf], ...]}}
           gt/keypoints_3d.json         # {"names", "points": [[x, y, z], ...]} (world frame)
           gt/orbit/opencv_cameras.json # the 32-view GS-LRM orbit at ``size``, same world frame
@@ -121,24 +194,29 @@ def make_demo_scene(out_dir: Path, *, size: int = 512, n_views: int = 6, elevati
     Args:
         out_dir: parent folder; created if missing.
         size: width and height of every image.
-        n_views: number of rig cameras.
-        elevation: mean rig elevation, degrees.
-        seed: rig jitter seed.
+        n_views: number of ring cameras (the dannce rig has 6).
+        elevation: mean ring elevation, degrees.
+        seed: ring jitter seed.
+        rig: ``"ring"`` (the default demo: :func:`demo_rig_cameras`) or ``"dannce"``: the
+            real DANNCE markerless_mouse_1 rig's six cameras, each view cropped square round
+            the mouse and resized to ``size`` as ``splatsynth ingest --crop subject`` does
+            (:func:`dannce_demo_cameras`). Both rigs share the world frame, the mouse and
+            the 32 ``gt/orbit`` views, so their scores compare.
     Returns:
         The scene folder.
     """
     final = Path(out_dir) / DEMO_SCENE_ID
     with atomic_directory(final, force=True) as tmp:
-        rig = demo_rig_cameras(n_views, elevation, size, seed)
+        cams = demo_cameras(rig, size=size, n_views=n_views, elevation=elevation, seed=seed)
         orbit = orbit_cameras(size=size)
-        rgb, alpha = render_toy_mouse(rig + orbit)
-        n = len(rig)
-        for i, cam in enumerate(rig):
+        rgb, alpha = render_toy_mouse(cams + orbit)
+        n = len(cams)
+        for i, cam in enumerate(cams):
             write_png(tmp / cam.file_path, _rgba_u8(rgb[i], alpha[i]), compress_level=_PNG_LEVEL)
-        atomic_write_json(tmp / "cameras.json", cameras_to_json(rig, DEMO_SCENE_ID), indent=1)
+        atomic_write_json(tmp / "cameras.json", cameras_to_json(cams, DEMO_SCENE_ID), indent=1)
         atomic_write_json(tmp / "keypoints.json", {
             "names": list(TOY_MOUSE_KEYPOINTS.names),
-            "views": {cam.file_path: project_keypoints(cam).tolist() for cam in rig}}, indent=1)
+            "views": {cam.file_path: project_keypoints(cam).tolist() for cam in cams}}, indent=1)
         atomic_write_json(tmp / "gt" / "keypoints_3d.json", {
             "names": list(TOY_MOUSE_KEYPOINTS.names),
             "points": TOY_MOUSE_KEYPOINTS.points.tolist()}, indent=1)

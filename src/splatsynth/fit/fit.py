@@ -3,6 +3,11 @@
 The loop reads like the method: draw a training view, render it with the primitive's adapter
 (:mod:`.methods`), add up the loss terms that apply (:mod:`.objective`), step the optimizers,
 let the densification strategy (:class:`splatsynth.optim.Strategy`) change the set.
+
+With ``optimize_pose``, the same loop first runs as a pose stage: a few short rounds on small
+copies of the views, each from fresh Gaussians carved from the cameras as refined so far, with
+only the poses' rotations learning; the fit proper then starts from the refined cameras and
+keeps refining all six degrees of freedom (docs/fit.md, "Pose refinement").
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
@@ -31,6 +36,7 @@ from ..optim import (
     active_sh_degree,
     exp_decay,
 )
+from ..optim.pose import pose_corrections
 from ..scene_io.scene import Scene
 from ..threads import thread_policy
 from .config import FitConfig
@@ -44,6 +50,8 @@ from .visibility import unseen_mask, view_contributions
 
 #: Steps between history samples (and progress-bar updates).
 HISTORY_EVERY = 10
+#: Pose-stage rounds whose views would be smaller than this (pixels, shorter side) are skipped.
+POSE_STAGE_MIN_SIZE = 32
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,11 @@ class FitResult:
     Attributes:
         gaussians: the fitted Gaussians (detached, float32, in the scene's frame).
         cameras: the input cameras, refined when ``optimize_pose`` was on (else as given).
-        pose_deltas: per-view refinement deltas (empty when pose refinement was off).
+        pose_deltas: per view, the refinement's delta and how far it moved the camera
+            (:meth:`PoseDeltas.report` and :func:`~splatsynth.optim.pose.pose_corrections`:
+            ``rotation_deg``, ``centre_shift``, ``shift_px``), and ``suspect`` when
+            ``shift_px`` exceeds ``fit.pose_warn_px``; empty when pose refinement was off.
+        warnings: what the user should know about the result (suspect calibrations).
         scores: every input view re-rendered at ``cameras`` and scored.
         train_views: indices of the views trained on (all but ``config.holdout_view``).
         timings: seconds per phase (and ``pruned_unseen``, a count).
@@ -88,6 +100,7 @@ class FitResult:
     gaussians: Gaussians
     cameras: list[Camera]
     pose_deltas: list[dict]
+    warnings: list[str]
     scores: ScoreSet
     train_views: list[int]
     timings: dict
@@ -143,24 +156,98 @@ def _fit_scene(scene: Scene, cfg: FitConfig, on_step: Callable[[StepRecord], Non
 
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
+    poses = PoseDeltas(n_views, fixed=train[0]) if cfg.optimize_pose else None
+    if poses is not None and cfg.pose_stage > 0:
+        # The pose stage: short fits on small copies of the views, poses turning only, each
+        # starting over from the hull of the cameras as refined so far (module docstring).
+        stage = pose_stage_config(cfg)
+        for factor in pose_stage_factors(scene, cfg):
+            _optimize(scene, stage, method, train, poses, factor, None, rotation_only=True)
+        timings["pose_stage"] = time.perf_counter() - t_start
+    fit = _optimize(scene, cfg, method, train, poses, 2, on_step)
+    timings.update(fit.timings)
+    params, history = fit.params, fit.history
+
+    gaussians = Gaussians(params["means"].detach().clone(), params["quats"].detach().clone(),
+                          params["log_scales"].detach().clone(),
+                          params["opacity_logits"].detach().clone(),
+                          torch.cat([params["sh_dc"], params["sh_rest"]], 1).detach().clone())
+    if cfg.prune_unseen:
+        # Nothing in the inputs constrains a Gaussian no input view sees; in novel views it
+        # is a floater (e.g. under the belly of a subject filmed from above).
+        seen = ~_unseen(method, params, train, fit.w2cs, fit.full, cfg.sh_degree)
+        gaussians = gaussians.subset(seen)
+        timings["pruned_unseen"] = int((~seen).sum())
+    cameras = list(scene.cameras)
+    pose_report: list[dict] = []
+    warnings: list[str] = []
+    if poses is not None:
+        cameras = _refined_cameras(scene, poses)
+        pose_report = poses.report()
+        for d, corr in zip(pose_report, pose_corrections(scene.cameras, cameras,
+                                                          _subject_points(gaussians))):
+            d.update(corr, suspect=corr["shift_px"] > cfg.pose_warn_px)
+        warnings += [f"view {v.name}: pose refinement moved it by {d['shift_px']:.1f} px "
+                     f"({d['rotation_deg']:.2f} deg) at the subject, more than "
+                     f"fit.pose_warn_px={cfg.pose_warn_px:g}: check its calibration"
+                     for v, d in zip(scene.views, pose_report) if d["suspect"]]
+
+    t_eval = time.perf_counter()
+    renders = render_cameras(gaussians, cameras, background=cfg.background,
+                             backend=cfg.backend, method=cfg.method)
+    scores = score_views(renders, scene, cfg.background)
+    timings["evaluate"] = time.perf_counter() - t_eval
+    timings["total"] = time.perf_counter() - t_start
+    return FitResult(gaussians=gaussians, cameras=cameras, pose_deltas=pose_report,
+                     warnings=warnings, scores=scores, train_views=train, timings=timings,
+                     history=history, config=cfg, renders=renders)
+
+
+@dataclass
+class _Optimized:
+    """What :func:`_optimize` leaves: the parameters, the cameras and views it trained on
+    (given w2c; full-resolution tensors), the history and timings (``init``, ``optimize``)."""
+
+    params: dict
+    w2cs: list[torch.Tensor]
+    full: ViewTensors
+    history: list[dict]
+    timings: dict[str, float]
+
+
+def _optimize(scene: Scene, cfg: FitConfig, method: Method, train: list[int],
+              poses: PoseDeltas | None, coarse_factor: int,
+              on_step: Callable[[StepRecord], None] | None, *, rotation_only: bool = False
+              ) -> _Optimized:
+    """One optimisation from fresh Gaussians: ``cfg.iterations`` steps, the first
+    ``cfg.coarse_fraction`` of them on views ``coarse_factor`` times smaller. ``poses`` (when
+    given) refine the cameras throughout, starting where they are, and learn after
+    ``cfg.pose_warmup`` steps (their rotations only with ``rotation_only``)."""
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
 
-    g0 = _initial_gaussians(scene, cfg, train, rng)
+    # The Gaussians start from the hull of the cameras as refined so far.
+    init = scene if poses is None else replace(
+        scene, views=[replace(v, camera=c)
+                      for v, c in zip(scene.views, _refined_cameras(scene, poses))])
+    g0 = _initial_gaussians(init, cfg, train, rng)
     method.prepare(g0)
     timings["init"] = time.perf_counter() - t_start
 
     params, optimizer = _parameters(g0, cfg)
-    poses = PoseDeltas(n_views, fixed=train[0]) if cfg.optimize_pose else None
     pose_opt = torch.optim.Adam(poses.parameters(), lr=cfg.lr_pose) if poses else None
     strategy = make_strategy(cfg)
 
-    # Per-view tensors, computed once: full resolution, and half for the coarse steps.
+    # Per-view tensors, computed once: full resolution, and smaller for the coarse steps.
     full = view_tensors(scene, cfg.crop_margin, 1)
-    coarse = cfg.coarse_fraction > 0 and min(min(v.camera.w, v.camera.h) // 2
+    coarse = cfg.coarse_fraction > 0 and min(min(v.camera.w, v.camera.h) // coarse_factor
                                              for v in scene.views) >= cfg.coarse_min_size
-    half = view_tensors(scene, cfg.crop_margin, 2) if coarse else full
+    if rotation_only:  # the pose stage: its size was chosen by pose_stage_factors
+        coarse = True
+    half = view_tensors(scene, cfg.crop_margin, coarse_factor) if coarse else full
     coarse_until = int(cfg.coarse_fraction * cfg.iterations) if coarse else 0
     w2cs = [torch.tensor(v.camera.w2c, dtype=torch.float32) for v in scene.views]
     virtual = VirtualViews(scene, train)
@@ -190,7 +277,7 @@ def _fit_scene(scene: Scene, cfg: FitConfig, on_step: Callable[[StepRecord], Non
         img, mask = level.images[vi], level.masks[vi]
         target = img if mask is None else img * mask[..., None] + bg * (1 - mask[..., None])
         viewmat = w2cs[vi][None]
-        if poses is not None and step > cfg.pose_warmup:
+        if poses is not None:
             viewmat = poses(viewmat, vi)
         try:
             out = method.render(params["means"], params["quats"],
@@ -219,6 +306,8 @@ def _fit_scene(scene: Scene, cfg: FitConfig, on_step: Callable[[StepRecord], Non
         strategy.after_backward(params, step)
         optimizer.step()
         if pose_opt is not None and step > cfg.pose_warmup:
+            if rotation_only and poses.deltas.grad is not None:
+                poses.deltas.grad[:, :3] = 0.0
             pose_opt.step()
         factor = scene.views[vi].camera.w / width
         strategy.after_step(params, optimizer, StepInfo(
@@ -244,35 +333,32 @@ def _fit_scene(scene: Scene, cfg: FitConfig, on_step: Callable[[StepRecord], Non
                             "weights": dict(weights)})
     bar.close()
     timings["optimize"] = time.perf_counter() - t_loop
+    return _Optimized(params, w2cs, full, history, timings)
 
-    gaussians = Gaussians(params["means"].detach().clone(), params["quats"].detach().clone(),
-                          params["log_scales"].detach().clone(),
-                          params["opacity_logits"].detach().clone(),
-                          torch.cat([params["sh_dc"], params["sh_rest"]], 1).detach().clone())
-    if cfg.prune_unseen:
-        # Nothing in the inputs constrains a Gaussian no input view sees; in novel views it
-        # is a floater (e.g. under the belly of a subject filmed from above).
-        seen = ~_unseen(method, params, train, w2cs, full, cfg.sh_degree)
-        gaussians = gaussians.subset(seen)
-        timings["pruned_unseen"] = int((~seen).sum())
-    cameras = list(scene.cameras)
-    pose_report: list[dict] = []
-    if poses is not None:
-        with torch.no_grad():
-            all_w2c = torch.as_tensor(np.stack([c.w2c for c in cameras]), dtype=torch.float64)
-            refined = poses.double()(all_w2c, torch.arange(n_views)).numpy()
-        cameras = [c.with_w2c(m) for c, m in zip(cameras, refined)]
-        pose_report = poses.report()
 
-    t_eval = time.perf_counter()
-    renders = render_cameras(gaussians, cameras, background=cfg.background,
-                             backend=cfg.backend, method=cfg.method)
-    scores = score_views(renders, scene, cfg.background)
-    timings["evaluate"] = time.perf_counter() - t_eval
-    timings["total"] = time.perf_counter() - t_start
-    return FitResult(gaussians=gaussians, cameras=cameras, pose_deltas=pose_report,
-                     scores=scores, train_views=train, timings=timings, history=history,
-                     config=cfg, renders=renders)
+def _refined_cameras(scene: Scene, poses: PoseDeltas) -> list[Camera]:
+    """The scene's cameras refined by ``poses`` (computed in float64)."""
+    with torch.no_grad():
+        w2c = torch.as_tensor(np.stack([c.w2c for c in scene.cameras]), dtype=torch.float64)
+        refined = poses(w2c, torch.arange(len(scene.views))).numpy()
+    return [c.with_w2c(m) for c, m in zip(scene.cameras, refined)]
+
+
+def pose_stage_config(cfg: FitConfig) -> FitConfig:
+    """The settings of each round of the pose stage (``fit.pose_stage`` steps)."""
+    return replace(cfg, iterations=cfg.pose_stage, coarse_fraction=1.0,
+                   lr_pose=cfg.lr_pose_stage, pose_warmup=cfg.pose_stage_warmup,
+                   num_gaussians=min(cfg.num_gaussians, cfg.pose_stage_gaussians),
+                   prune_unseen=False, progress=False)
+
+
+def pose_stage_factors(scene: Scene, cfg: FitConfig) -> list[int]:
+    """The downsampling factors of the pose stage's rounds, in order (8, 4, 2 for
+    ``fit.pose_stage_levels=3``), without those whose views would be under
+    ``POSE_STAGE_MIN_SIZE`` pixels on their shorter side."""
+    short = min(min(v.camera.w, v.camera.h) for v in scene.views)
+    factors = [2 ** k for k in range(cfg.pose_stage_levels, 0, -1)]
+    return [f for f in factors if short // f >= POSE_STAGE_MIN_SIZE]
 
 
 def make_strategy(cfg: FitConfig) -> Strategy:
@@ -331,6 +417,15 @@ def _unseen(method: Method, params: dict, train: list[int], w2cs, level: ViewTen
                                  [level.Ks[i] for i in train], [level.sizes[i] for i in train],
                                  _sh(params, deg), deg)
     return unseen_mask(contrib, factor)
+
+
+def _subject_points(g: Gaussians, limit: int = 4096) -> np.ndarray:
+    """[N, 3] centres of the opaque Gaussians (at most ``limit``, evenly picked): where the
+    subject is, to measure camera corrections at."""
+    opaque = torch.sigmoid(g.opacity_logits.reshape(-1)) > 0.5
+    pts = g.means[opaque] if bool(opaque.any()) else g.means
+    step = max(1, pts.shape[0] // limit)
+    return pts[::step].double().numpy()
 
 
 def _check_diverged(scene_id: str, step: int, params: dict) -> None:

@@ -7,7 +7,12 @@ identity, so refinement starts at the given calibration.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import torch
+
+from ..cameras import Camera
 
 
 def so3_exp(phi: torch.Tensor) -> torch.Tensor:
@@ -50,14 +55,15 @@ class PoseDeltas(torch.nn.Module):
         """Refine cameras.
 
         Args:
-            w2c: [C, 4, 4] the given world-to-camera matrices of views ``index``.
+            w2c: [C, 4, 4] the given world-to-camera matrices of views ``index`` (float32, or
+                float64 for results computed in float64).
             index: [C] view indices (or an int).
         Returns:
-            [C, 4, 4] refined world-to-camera matrices.
+            [C, 4, 4] refined world-to-camera matrices, ``w2c``'s dtype.
         """
         idx = torch.as_tensor(index).reshape(-1)
         d = (self.deltas * self.gauge)[idx]
-        return delta_matrices(d) @ w2c
+        return delta_matrices(d.to(w2c.dtype)) @ w2c
 
     def report(self) -> list[dict]:
         """Per-view delta as rotation (degrees) and translation (world units) magnitudes."""
@@ -68,3 +74,107 @@ class PoseDeltas(torch.nn.Module):
                         "translation_norm": float(row[:3].norm()),
                         "rotation_deg": float(row[3:].norm() * 180.0 / torch.pi)})
         return out
+
+
+# --- measuring poses (numpy; the benchmark, the tests and the report use these) -------------
+
+
+def rotation_angle_deg(R: np.ndarray) -> np.ndarray:
+    """[..., 3, 3] rotations -> [...] their angles in degrees."""
+    R = np.asarray(R, np.float64)
+    cos = (np.trace(R, axis1=-2, axis2=-1) - 1.0) / 2.0
+    # atan2 of the skew part's size: exact near 0, where arccos of the trace loses ~1e-6 deg.
+    skew = np.stack([R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0],
+                     R[..., 1, 0] - R[..., 0, 1]], -1)
+    return np.degrees(np.arctan2(np.linalg.norm(skew, axis=-1) / 2.0, cos))
+
+
+def perturb_cameras(cameras: Sequence[Camera], views: Sequence[int], rotation_deg: float,
+                    translation: float, centre: np.ndarray, seed: int = 0) -> list[Camera]:
+    """Cameras with a calibration error: each of ``views`` turned by ``rotation_deg`` about a
+    random axis through its centre and its centre moved by ``translation`` times its distance
+    to ``centre`` in a random direction; the others as given.
+
+    The directions come from ``seed`` alone, so a sweep over magnitudes with one seed scales
+    the same errors.
+
+    Args:
+        cameras: C cameras.
+        views: indices to perturb.
+        rotation_deg: rotation error, degrees.
+        translation: centre error, a fraction of the distance to ``centre`` (0.005 = 0.5 %).
+        centre: [3] the subject's centre (world).
+        seed: seed of the directions.
+    """
+    rng = np.random.default_rng(seed)
+    out = list(cameras)
+    for i in range(len(cameras)):
+        axis, direction = rng.normal(size=3), rng.normal(size=3)
+        if i not in views:
+            continue
+        cam = cameras[i]
+        phi = np.radians(rotation_deg) * axis / np.linalg.norm(axis)
+        R = so3_exp(torch.as_tensor(phi, dtype=torch.float64)).numpy() @ cam.R
+        c = cam.center + (translation * np.linalg.norm(cam.center - np.asarray(centre))
+                          * direction / np.linalg.norm(direction))
+        w2c = np.eye(4)
+        w2c[:3, :3], w2c[:3, 3] = R, -R @ c
+        out[i] = cam.with_w2c(w2c)
+    return out
+
+
+def relative_pose_errors(estimated: Sequence[Camera], true: Sequence[Camera], reference: int
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Pose errors that no choice of world frame (rotation, translation, scale) can change.
+
+    Each camera is compared with the ``reference`` camera: its rotation relative to the
+    reference's, and its centre in the reference's camera frame, the estimated centres scaled
+    by the one factor that fits the true ones best (least squares).
+
+    Returns:
+        rotation: [C] degrees between estimated and true relative rotations (0 at reference).
+        centre: [C] centre error as a fraction of the true distance to the reference camera
+            (0 at the reference).
+    """
+    def relative(cams):
+        R0, c0 = cams[reference].R, cams[reference].center
+        rot = np.stack([c.R @ R0.T for c in cams])
+        pos = np.stack([R0 @ (c.center - c0) for c in cams])
+        return rot, pos
+
+    r_est, p_est = relative(estimated)
+    r_true, p_true = relative(true)
+    rotation = rotation_angle_deg(r_est @ np.swapaxes(r_true, -1, -2))
+    scale = float((p_est * p_true).sum() / max((p_est * p_est).sum(), 1e-300))
+    dist = np.linalg.norm(p_true, axis=1)
+    centre = np.linalg.norm(scale * p_est - p_true, axis=1) / np.where(dist > 0, dist, 1.0)
+    return rotation, np.where(dist > 0, centre, 0.0)
+
+
+def pose_corrections(given: Sequence[Camera], refined: Sequence[Camera], points: np.ndarray
+                     ) -> list[dict]:
+    """How far refinement moved each camera, in terms a user can check.
+
+    Args:
+        given: C cameras as calibrated.
+        refined: the same C cameras after refinement (same frame).
+        points: [N, 3] points on the subject (e.g. the fitted Gaussians' centres).
+    Returns:
+        Per view ``{"rotation_deg", "centre_shift", "shift_px"}``: the angle between the two
+        orientations, the distance between the two centres (the cameras' world units), and the
+        median distance in pixels (at the view's resolution) between where the two cameras see
+        the points in front of both (0 when there are none).
+    """
+    pts = np.asarray(points, np.float64).reshape(-1, 3)
+    out = []
+    for a, b in zip(given, refined):
+        ua, za = a.project(pts)
+        ub, zb = b.project(pts)
+        front = (np.asarray(za) > 0) & (np.asarray(zb) > 0)
+        shift = float(np.median(np.linalg.norm(ua[front] - ub[front], axis=1))) \
+            if front.any() else 0.0
+        out.append({"rotation_deg": float(rotation_angle_deg(b.R @ a.R.T)),
+                    "centre_shift": float(np.linalg.norm(b.center - a.center)),
+                    "shift_px": shift})
+    return out
+

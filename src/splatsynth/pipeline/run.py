@@ -37,6 +37,7 @@ class SceneOutcome:
         check: the post-fit check's numbers (None when skipped).
         retry_setting: the safer retry's knobs when the first fit failed (empty otherwise).
         first_error: why the first fit failed, when it was retried.
+    warnings: list[str] = field(default_factory=list)
     """
 
     scene_id: str
@@ -53,6 +54,7 @@ class SceneOutcome:
     def retried(self) -> bool:
         """Whether the first fit failed and the scene was fitted again with a safer setting."""
         return bool(self.retry_setting)
+    warnings: list[str] = field(default_factory=list)
 
 
 def run_scene(scene_path: str | Path, out_root: str | Path, cfg: RunConfig | None = None, *,
@@ -116,7 +118,8 @@ def run_scene(scene_path: str | Path, out_root: str | Path, cfg: RunConfig | Non
     sheet = scene_dir / "contact_sheet.png"
     return SceneOutcome(sid, "done", scene_dir, evaluation.metrics, timings,
                         sheet if sheet.is_file() else None, checked.check,
-                        checked.retry_setting, checked.first_error)
+                        checked.retry_setting, checked.first_error,
+                        list(checked.recon.fit.warnings))
 
 
 def run_demo(out: str | Path, cfg: RunConfig | None = None, *, force: bool = False

@@ -201,6 +201,10 @@ def write_contact_sheet(f: SceneFolders, p: SceneProducts) -> str:
     bg, r, ev = p.background, p.rendered, p.evaluation
     inputs = [_composite(v.image, v.mask, bg) for v in p.prepared.canonical.views]
     rows = [("inputs", inputs), ("input re-renders", list(r.inputs.rgb))]
+    captions: list[list[str | None]] = []
+    if p.recon.fit.pose_deltas:
+        # Each input's pose correction, so a user sees which camera was off.
+        captions.append([pose_caption(d) for d in p.recon.fit.pose_deltas])
     step = max(1, len(r.orbit.rgb) // 8)
     rows.append(("orbit", list(r.orbit.rgb[::step])))
     gt, gt_r = ev.ground_truth, ev.gt_renders
@@ -210,8 +214,15 @@ def write_contact_sheet(f: SceneFolders, p: SceneProducts) -> str:
                for k in range(0, len(gt.cameras), gstep)]
         rows.append(("ground truth", gts))
         rows.append(("render at GT cameras", list(gt_r.rgb[::gstep])))
-    save_png(f.scene / "contact_sheet.png", contact_sheet(rows))
+    save_png(f.scene / "contact_sheet.png", contact_sheet(rows, captions=captions or None))
     return "contact_sheet.png"
+
+
+def pose_caption(d: dict[str, Any]) -> str:
+    """``"2.3 px 0.21 deg"`` (``"CHECK 9.1 px ..."`` when suspect): one view's pose correction
+    (an entry of ``FitResult.pose_deltas``)."""
+    text = f"{d.get('shift_px', 0.0):.1f} px {d['rotation_deg']:.2f} deg"
+    return f"CHECK {text}" if d.get("suspect") else text
 
 
 def write_turntable(f: SceneFolders, p: SceneProducts) -> str:
@@ -312,7 +323,10 @@ def write_scene_report(scene_dir: Path, p: SceneProducts, timings: dict[str, flo
     fit, sim, scene = p.recon.fit, p.prepared.similarity, p.prepared.scene
     refined = [replace(sim.camera_from_canonical(c), file_path=v.name)
                for c, v in zip(fit.cameras, scene.views)]
-    deltas = [{"file_path": v.name, **d} for v, d in zip(scene.views, fit.pose_deltas)]
+    # Corrections measured in the canonical frame; centre shifts back in the input's units.
+    deltas = [{"file_path": v.name, **d,
+               **({"centre_shift": d["centre_shift"] / sim.scale} if "centre_shift" in d else {})}
+              for v, d in zip(scene.views, fit.pose_deltas)]
     report = build_report(
         p.prepared.scene_id, metrics=p.evaluation.metrics.to_json(), timings=timings,
         config=config_to_dict(p.cfg), normalization=sim.to_dict(),
@@ -322,5 +336,5 @@ def write_scene_report(scene_dir: Path, p: SceneProducts, timings: dict[str, flo
                      "fit_timings": fit.timings, "history": fit.history[-1:],
                      "host": platform.node()},
         outputs=outputs, check=None if p.check is None else p.check.to_json(),
-        retry=p.retry)
+        retry=p.retry, warnings=fit.warnings)
     return write_report(scene_dir, report)

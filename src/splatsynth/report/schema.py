@@ -63,6 +63,7 @@ def build_report(scene_id: str, *, metrics: Mapping[str, Any] | None = None,
                  outputs: Mapping[str, Any] | None = None,
                  check: Mapping[str, Any] | None = None,
                  retry: Mapping[str, Any] | None = None,
+                 warnings: Sequence[str] | None = None,
                  extra: Mapping[str, Any] | None = None,
                  created: datetime | None = None) -> dict[str, Any]:
     """Assemble a ``report.json`` document (see ``docs/report.md``).
@@ -79,12 +80,14 @@ def build_report(scene_id: str, *, metrics: Mapping[str, Any] | None = None,
             ``{"scale": s, "rotation": [[..]], "translation": [..], "matrix": 4x4,
             "radius_mode": "robust"}`` with ``canonical = scale * R @ world + translation``.
         refined_cameras: the input cameras after pose refinement (``Camera`` or frame dicts).
-        pose_deltas: per input view, e.g. ``{"file_path", "rotation_deg", "translation"}``.
+        pose_deltas: per input view, e.g. ``{"file_path", "rotation_deg", "shift_px",
+            "centre_shift", "suspect", "translation"}``.
         scene_input: where the scene came from, e.g. ``{"path": .., "views": 6}``.
         outputs: relative paths of written files (the writers' manifests).
         check: the post-fit check's numbers and verdict (``pipeline.FitCheck.to_json``).
         retry: ``{"setting": {dotted knob: value}, "first_error": str}`` when the first fit
             failed and the scene was fitted again with a safer setting.
+        warnings: what a user should look at (e.g. a camera whose calibration is suspect).
         extra: anything else, stored under ``"extra"``.
         created: timestamp; default now (UTC).
     Returns:
@@ -104,6 +107,7 @@ def build_report(scene_id: str, *, metrics: Mapping[str, Any] | None = None,
         },
         "input": dict(scene_input or {}),
         "outputs": dict(outputs or {}),
+        "warnings": list(warnings or []),
         "versions": software_versions(),
     }
     if check is not None:

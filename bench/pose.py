@@ -1,0 +1,247 @@
+"""Pose refinement against calibration errors: how much of the lost quality it wins back.
+
+For each scene (the demo filmed by the jittered ring and by the real DANNCE rig, and any scene
+folder given), cameras 1..C-1 are perturbed by a sweep of calibration errors: each turned by
+ROT degrees about a random axis through its centre, and its centre moved by --translation
+(a fraction of its distance to the subject) in a random direction; camera 0 stays exact. The
+directions come from --perturb-seed, the same at every magnitude. Each perturbed scene goes
+through the pipeline's prepare stage (normalized from its own, wrong cameras, as a user's
+scene would be) and is fitted with the given cameras fixed and with pose refinement.
+
+Scores (when the scene ships ``gt/orbit``): masked PSNR on the 32 ground-truth orbit views,
+which no fit sees. The ground-truth cameras go through the scene's normalization. A refined
+fit lives in the frame its cameras define: the gauge view (0, exact) pins rotation and
+translation, but not scale, which the fit may drift freely (moving every other camera along
+with the subject leaves the images the same). So the ground-truth cameras are mapped into the
+fit's frame by the one scale about camera 0's centre that best matches the refined centres to
+the true ones (printed; 1 = no drift). Fits with fixed cameras need nothing.
+
+"won back" = (refined - perturbed) / (exact - perturbed), with "exact" the fit from the true
+cameras without refinement. Pose errors are gauge-free (``relative_pose_errors``): each
+camera's rotation relative to camera 0 (degrees), and its centre in camera 0's frame after
+the best scale (percent of its distance to camera 0); mean over cameras 1..C-1, before
+(the perturbed input) -> after (refined).
+
+    python bench/pose.py                                  # ring + dannce, 0.3 0.5 1.0 degrees
+    python bench/pose.py --rigs dannce --errors 1.0 --size 256 --iterations 500   # explore
+    python bench/pose.py --rigs --scene path/to/scene     # any scene folder
+    python bench/pose.py --refine-set pose_warmup=0       # a refinement variant
+    python bench/pose.py --rigs ring dannce --errors --exact-seeds 0 1 2   # cost on exact cams
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from splatsynth.cameras import Camera, cameras_to_json
+from splatsynth.config import RunConfig
+from splatsynth.demo import make_demo_scene
+from splatsynth.fit import FitResult, render_cameras
+from splatsynth.optim.pose import perturb_cameras, relative_pose_errors
+from splatsynth.pipeline import (
+    GT_ORBIT_DIR,
+    GroundTruth,
+    Prepared,
+    load_ground_truth,
+    prepare,
+    reconstruct,
+    score_renders,
+)
+from splatsynth.scene_io.normalize import Similarity
+
+CAMERAS_FILE = "cameras.json"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rigs", nargs="*", default=["ring", "dannce"],
+                    help="demo rigs to film the toy mouse with (ring, dannce)")
+    ap.add_argument("--scene", type=Path, nargs="*", default=[],
+                    help="scene folders to perturb as well (scored on gt/orbit when present)")
+    ap.add_argument("--size", type=int, default=512, help="demo image size")
+    ap.add_argument("--iterations", type=int, default=None)
+    ap.add_argument("--errors", type=float, nargs="*", default=[0.3, 0.5, 1.0],
+                    help="rotation errors, degrees")
+    ap.add_argument("--translation", type=float, default=0.005,
+                    help="centre error, fraction of the camera's distance to the subject")
+    ap.add_argument("--perturb-seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="fit seed")
+    ap.add_argument("--exact-seeds", type=int, nargs="*", default=[0],
+                    help="fit seeds of the exact-camera fits with and without refinement")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="fit settings for every fit, e.g. num_gaussians=10000")
+    ap.add_argument("--refine-set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="fit settings for the refined fits only")
+    ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--json", type=Path, default=None, help="also write every row here")
+    args = ap.parse_args()
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="splatsynth-pose-"))
+    run = RunConfig()
+    fixed = replace(run.fit, progress=False, seed=args.seed, optimize_pose=False,
+                    **_settings(run.fit, args.set))
+    if args.iterations:
+        fixed = replace(fixed, iterations=args.iterations)
+    refined = replace(fixed, optimize_pose=True, **_settings(run.fit, args.refine_set))
+    changed = {k: v for k, v in refined.__dict__.items() if v != run.fit.__dict__[k]
+               and k not in ("progress",)}
+    print(f"fits: {fixed.iterations} iterations, {fixed.num_gaussians} Gaussians; refined "
+          f"fits differ from the defaults in {changed}")
+    print(f"perturbation: cameras 1..C-1 by ROT degrees and {args.translation:.1%} of their "
+          f"distance to the subject, directions from seed {args.perturb_seed}; camera 0 exact")
+
+    scenes = [(f"{rig} demo", _demo(work, rig, args.size)) for rig in args.rigs]
+    scenes += [(p.resolve().name, p) for p in args.scene]
+    rows = []
+    head = ("| scene | rotation error | perturbed | refined | exact | won back | "
+            "rotation err (deg) before -> after | centre err (%) before -> after | "
+            "gauge scale | fit s fixed / refined |")
+    for name, scene_dir in scenes:
+        exact = prepare(scene_dir, run)
+        gt_dir = scene_dir / GT_ORBIT_DIR
+        gt = load_ground_truth(gt_dir) if (gt_dir / "opencv_cameras.json").is_file() else None
+        true_world = list(exact.scene.cameras)
+        centre = exact.similarity.inverse().apply_points(np.zeros((1, 3)))[0]
+
+        print(f"\n{name}: {scene_dir}, {len(true_world)} views")
+        print("| fit from the true cameras | seed | masked PSNR | largest correction (px) | "
+              "fit s |")
+        print("|---|---|---|---|---|")
+        base: dict[int, float] = {}
+        for seed in args.exact_seeds:
+            for cfg, label in ((fixed, "fixed"), (refined, "refined")):
+                fit, secs = _fit(exact, run, replace(cfg, seed=seed))
+                psnr = _held_out(fit, exact, gt, true_world, align=cfg.optimize_pose)[0]
+                if cfg is fixed:
+                    base[seed] = psnr
+                moved = max((d["shift_px"] for d in fit.pose_deltas), default=0.0)
+                print(f"| {label} | {seed} | {_db(psnr)} | "
+                      f"{moved:.2f} | {secs:.1f} |" if fit.pose_deltas else
+                      f"| {label} | {seed} | {_db(psnr)} | - | {secs:.1f} |", flush=True)
+                rows.append({"scene": name, "rotation_deg": 0.0, "fit": label, "seed": seed,
+                             "psnr_masked": psnr, "fit_s": secs,
+                             "corrections": fit.pose_deltas, "timings": fit.timings})
+        exact_psnr = base.get(args.seed)
+        if exact_psnr is None and args.errors:
+            fit, _ = _fit(exact, run, fixed)
+            exact_psnr = _held_out(fit, exact, gt, true_world)[0]
+
+        if not args.errors:
+            continue
+        print()
+        print(head)
+        print("|---" * (head.count("|") - 1) + "|")
+        for deg in args.errors:
+            given = perturb_cameras(true_world, range(1, len(true_world)), deg,
+                                    args.translation, centre, args.perturb_seed)
+            pert_dir = _perturbed_scene(scene_dir, work / f"{scene_dir.parent.name}_{deg}",
+                                        given)
+            prep = prepare(pert_dir, run, scene_id=exact.scene_id)
+            fit_f, secs_f = _fit(prep, run, fixed)
+            fit_r, secs_r = _fit(prep, run, refined)
+            p_f = _held_out(fit_f, prep, gt, true_world)[0]
+            p_r, scale = _held_out(fit_r, prep, gt, true_world, align=True)
+            true_canon = [prep.similarity.camera_to_canonical(c) for c in true_world]
+            rot0, ctr0 = relative_pose_errors(prep.canonical.cameras, true_canon, 0)
+            rot1, ctr1 = relative_pose_errors(fit_r.cameras, true_canon, 0)
+            won = (p_r - p_f) / (exact_psnr - p_f) if gt is not None else float("nan")
+            print(f"| {name} | {deg:.1f} deg + {args.translation:.1%} | {_db(p_f)} | "
+                  f"{_db(p_r)} | {_db(exact_psnr)} | {won:.0%} | "
+                  f"{rot0[1:].mean():.2f} -> {rot1[1:].mean():.2f} | "
+                  f"{100 * ctr0[1:].mean():.2f} -> {100 * ctr1[1:].mean():.2f} | "
+                  f"{scale:.4f} | {secs_f:.0f} / {secs_r:.0f} |", flush=True)
+            rows.append({"scene": name, "rotation_deg": deg, "translation": args.translation,
+                         "perturbed": p_f, "refined": p_r, "exact": exact_psnr,
+                         "won_back": won, "rotation_err_before": rot0.tolist(),
+                         "rotation_err_after": rot1.tolist(), "centre_err_before":
+                         ctr0.tolist(), "centre_err_after": ctr1.tolist(),
+                         "gauge_scale": scale, "fit_s": [secs_f, secs_r],
+                         "corrections": fit_r.pose_deltas})
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1, default=float))
+
+
+def _settings(cfg, pairs: list[str]) -> dict:
+    out = {}
+    for kv in pairs:
+        k, v = kv.split("=", 1)
+        cur = getattr(cfg, k)
+        out[k] = (v.lower() in ("1", "true", "yes")) if isinstance(cur, bool) else \
+            type(cur)(eval(v))  # noqa: S307 - the benchmark's own flags
+    return out
+
+
+def _demo(work: Path, rig: str, size: int) -> Path:
+    root = work / f"{rig}{size}"
+    scene_dir = root / "toy_mouse"
+    if not (scene_dir / CAMERAS_FILE).is_file():
+        scene_dir = make_demo_scene(root, size=size, rig=rig)
+    return scene_dir
+
+
+def _perturbed_scene(scene_dir: Path, root: Path, cameras: list[Camera]) -> Path:
+    """A copy of ``scene_dir`` (hard links where possible; scenes refuse symlinks) with
+    ``cameras``, without its ground truth."""
+    out = root / scene_dir.name
+    if out.exists():
+        shutil.rmtree(out)
+    root.mkdir(parents=True, exist_ok=True)
+
+    def link(src, dst):
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(scene_dir, out, copy_function=link,
+                    ignore=lambda d, names: [n for n in names if n in (CAMERAS_FILE, "gt")])
+    doc = json.loads((scene_dir / CAMERAS_FILE).read_text())
+    new = cameras_to_json(cameras, doc.get("id"))
+    for f, c in zip(doc["frames"], new["frames"]):
+        f["w2c"] = c["w2c"]  # everything else (distortion, names) as it was
+    (out / CAMERAS_FILE).write_text(json.dumps(doc, indent=1))
+    return out
+
+
+def _fit(prep: Prepared, run: RunConfig, cfg) -> tuple[FitResult, float]:
+    t = time.perf_counter()
+    recon = reconstruct(prep, replace(run, fit=cfg))
+    return recon.fit, time.perf_counter() - t
+
+
+def _held_out(fit: FitResult, prep: Prepared, gt: GroundTruth | None, true_world: list[Camera],
+              align: bool = False) -> tuple[float, float]:
+    """(masked PSNR on the ground-truth views, the gauge scale used; 1 without ``align``)."""
+    if gt is None:
+        return float("nan"), 1.0
+    cams = [prep.similarity.camera_to_canonical(c) for c in gt.cameras]
+    scale = 1.0
+    if align:
+        true = [prep.similarity.camera_to_canonical(c) for c in true_world]
+        c0 = fit.cameras[0].center
+        est = np.stack([c.center - c0 for c in fit.cameras])
+        ref = np.stack([c.center - true[0].center for c in true])
+        scale = float((est * ref).sum() / (est * est).sum())
+        # true canonical = c0 + scale * (fit frame - c0)
+        into_fit = Similarity(scale, np.eye(3), (1 - scale) * c0).inverse()
+        cams = [into_fit.camera_to_canonical(c) for c in cams]
+    cfg = fit.config
+    r = render_cameras(fit.gaussians, cams, background=cfg.background, method=cfg.method)
+    return score_renders(r, gt, cfg.background).mean.psnr_masked, scale
+
+
+def _db(x: float) -> str:
+    return "-" if not np.isfinite(x) else f"{x:.2f}"
+
+
+if __name__ == "__main__":
+    main()
