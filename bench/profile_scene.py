@@ -133,6 +133,15 @@ def install_hooks() -> None:
                   "update_lists"):
         patch(run, stage, stage)
     # the fit
+    stage = P.wrap(fitmod._optimize, "pose stage")
+    main_fit = fitmod._optimize
+
+    def _optimize(*args, rotation_only=False, **kw):  # the stage's rounds on their own line
+        if rotation_only:
+            return stage(*args, rotation_only=True, **kw)
+        return main_fit(*args, **kw)
+
+    fitmod._optimize = _optimize
     patch(fitmod, "_initial_gaussians", "init (visual hull + sampling)")
     patch(fitmod, "view_tensors", "setup (view tensors, virtual cameras)")
     patch(fitmod, "VirtualViews", "setup (view tensors, virtual cameras)")
@@ -166,29 +175,17 @@ def install_hooks() -> None:
     patch(cs, "contact_sheet", "compose contact sheet")
 
 
-KERNEL_MODULES = ["splatsynth.render.kernels.projection", "splatsynth.render.kernels.raster",
-                  "splatsynth.losses._ssim_kernels", "splatsynth.optim._noise_kernel",
-                  "splatsynth.render.kernels.surfel_projection",
-                  "splatsynth.render.kernels.surfel_raster"]
-
-
 def load_kernels() -> tuple[int, float]:
     """Load every kernel signature the cache holds (what a process's first scene does on a
     warm cache); returns (signatures, seconds)."""
-    import importlib
-
     t = time.perf_counter()
-    from numba.core.registry import CPUDispatcher
+    from splatsynth.warmup import kernel_dispatchers
 
     n = 0
-    for name in KERNEL_MODULES:
-        mod = importlib.import_module(name)
-        for d in vars(mod).values():
-            if not (isinstance(d, CPUDispatcher) and d.__module__ == name):
-                continue
-            for key in d._cache._cache_file._load_index():
-                d.compile(key[0])
-                n += 1
+    for d in kernel_dispatchers():
+        for key in d._cache._cache_file._load_index():
+            d.compile(key[0])
+            n += 1
     return n, time.perf_counter() - t
 
 
@@ -240,6 +237,7 @@ CATEGORIES = [
     ("kernel load from the cache (once per process)", lambda p: p[0] == "kernel load"),
     ("process warm-up: a tiny scene (first torch ops)", lambda p: p[0] == "warm-up"),
     ("load and normalize", lambda p: p[0] == "prepare"),
+    ("fit: pose stage (its rounds at 1/8, 1/4, 1/2 size)", lambda p: "pose stage" in p),
     ("fit: initialisation", lambda p: "init (visual hull + sampling)" in p
      or "setup (view tensors, virtual cameras)" in p),
     ("fit: final evaluation (renders the inputs)",

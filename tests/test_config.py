@@ -13,7 +13,9 @@ def test_defaults_match_spec():
     assert (c.fit.method, c.fit.iterations, c.fit.num_gaussians) == ("3dgs", 1000, 20000)
     assert (c.fit.lr_position, c.fit.lr_feature, c.fit.lr_opacity, c.fit.lr_scaling,
             c.fit.lr_rotation) == (1e-3, 1e-2, 5e-2, 5e-3, 1e-3)
-    assert (c.fit.optimize_pose, c.fit.lr_pose) == (False, 1e-3)
+    # lr_pose departs from the specification's 1e-3 on measurements (docs/fit.md, "Pose
+    # refinement": 3e-4 wins back more of a calibration error and costs less on exact cameras)
+    assert (c.fit.optimize_pose, c.fit.lr_pose) == (False, 3e-4)
     assert (c.fit.depth_weight, c.fit.normal_weight, c.fit.ssim_lambda) == (0.1, 0.05, 0.2)
     assert (c.orbit.views, c.orbit.size, c.orbit.elevation, c.orbit.distance) == \
         (32, 512, 20.0, 2.7)
