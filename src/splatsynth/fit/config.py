@@ -144,7 +144,8 @@ class FitConfig(Knobs):
     fit): small images widen the basin, and starting over stops the shape from keeping the
     old calibration's errors. On the DANNCE-rig demo at 1 degree of error: 12% of the loss
     won back without the stage, 71% with one 300-step round at 1/4 size, 91% with three
-    150-step rounds at 1/8, 1/4, 1/2 (bench/RESULTS.md)."""
+    150-step rounds at 1/8, 1/4, 1/2, for one draw of the errors' directions (26% for
+    another: bench/RESULTS.md, "Pose refinement")."""
     pose_stage_levels: int = 3
     """Rounds of the pose stage, coarse to fine: 3 means views at 1/8, 1/4, then 1/2 size.
     Rounds whose views would be under 32 px are skipped."""
