@@ -157,3 +157,12 @@ def test_render_api_is_the_only_module_importing_both_paths():
         if fast and ref:
             both.append(str(path.relative_to(PKG)))
     assert both == ["render/api.py"], both
+
+
+def test_batch_backends_import_the_worker_side_not_the_runner():
+    # runner.py hands tasks to the backends; the backends run worker.py's process_scene. An
+    # import of runner from a backend would close a circle (runner picks the backend).
+    for name in ("local.py", "ray_backend.py", "worker.py"):
+        tree = ast.parse((PKG / "batch" / name).read_text())
+        modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert "runner" not in modules, name

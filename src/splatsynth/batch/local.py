@@ -26,7 +26,7 @@ from multiprocessing.connection import Connection, wait
 
 from ..errors import SplatsynthError
 from ..threads import THREAD_ENV_VARS, thread_env, thread_policy
-from .runner import Backend, SceneResult, SceneTask, crashed_result, process_scene
+from .worker import Backend, SceneResult, SceneTask, crashed_result, process_scene
 
 
 def _die_with_parent() -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import SplatsynthError
 from ..threads import thread_policy
-from .runner import Backend, SceneResult, SceneTask, crashed_result, process_scene
+from .worker import Backend, SceneResult, SceneTask, crashed_result, process_scene
 
 
 def import_ray() -> Any:
