@@ -199,8 +199,7 @@ def load_kernels() -> tuple[int, float]:
 
     n = 0
     for d in kernel_dispatchers():
-        index = getattr(d._cache, "_cache_file", None)  # None: a helper that is not cached
-        for key in index._load_index() if index is not None else ():
+        for key in d._cache._cache_file._load_index():
             d.compile(key[0])
             n += 1
     return n, time.perf_counter() - t

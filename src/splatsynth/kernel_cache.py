@@ -44,6 +44,13 @@ def kernel_digest() -> str:
     return h.hexdigest()[:12]
 
 
+def kernel_modules() -> list[str]:
+    """Dotted names of the modules holding the kernels (the files of :data:`KERNEL_SOURCES`)."""
+    return [".".join(("splatsynth", *f.relative_to(_PACKAGE).with_suffix("").parts))
+            for pattern in KERNEL_SOURCES for f in sorted(_PACKAGE.glob(pattern))
+            if f.name != "__init__.py"]
+
+
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/splatsynth/numba/<digest>``, or ``~/.cache/splatsynth/numba/<digest>``
     (:func:`kernel_digest`)."""

@@ -48,23 +48,20 @@ class WarmupReport:
 
 
 def kernel_dispatchers() -> list:
-    """Every cached numba kernel of the package (imports the kernel modules)."""
+    """Every cached numba kernel of the package (imports the kernel modules; the inlined
+    helpers, which are compiled into the kernels, are left out)."""
     import importlib
 
     from numba.core.registry import CPUDispatcher
 
-    modules = ["splatsynth.render.kernels.projection", "splatsynth.render.kernels.raster",
-               "splatsynth.render.kernels.tiles", "splatsynth.render.kernels.geometry",
-               "splatsynth.render.kernels.sh",
-               "splatsynth.render.kernels.surfel_projection",
-               "splatsynth.render.kernels.surfel_raster", "splatsynth.losses._ssim_kernels",
-               "splatsynth.losses._l1_kernels",
-               "splatsynth.optim._noise_kernel"]
+    from .kernel_cache import kernel_modules
+
     out = []
-    for name in modules:
+    for name in kernel_modules():
         mod = importlib.import_module(name)
         out += [v for v in vars(mod).values()
-                if isinstance(v, CPUDispatcher) and v.__module__ == name]
+                if isinstance(v, CPUDispatcher) and v.__module__ == name
+                and getattr(v._cache, "_cache_file", None) is not None]  # cache=True only
     return out
 
 
