@@ -19,7 +19,7 @@ import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -448,7 +448,7 @@ def png_bytes(img: np.ndarray, *, compress_level: int = PNG_COMPRESS_LEVEL) -> b
     """Encode a uint8 [H, W], [H, W, 3] or [H, W, 4], or a uint16 [H, W] array as PNG.
 
     Pillow releases the GIL while it deflates, so threads encode several images at once
-    (see :func:`splatsynth.writers.gslrm.write_pngs`).
+    (see :func:`write_pngs`).
     """
     from PIL import Image
 
@@ -475,3 +475,19 @@ def write_png(path: PathLike, img: np.ndarray, *, compress_level: int = PNG_COMP
               ) -> Path:
     """Write a uint8/uint16 image (see :func:`png_bytes`) atomically."""
     return atomic_write_bytes(path, png_bytes(img, compress_level=compress_level))
+
+
+def write_pngs(jobs: Sequence[tuple[PathLike, Callable[[], np.ndarray]]],
+               threads: int | None = None) -> None:
+    """Write PNGs on several threads: each job is (path, a function making the uint8/uint16
+    image); the conversion, the encoding (Pillow releases the GIL) and the atomic write of one
+    file run together on one thread.
+
+    Args:
+        jobs: the files to write.
+        threads: at most this many threads (default: the kernels' thread count,
+            :func:`splatsynth.threads.get_num_threads`, i.e. this process's share of the cores).
+    """
+    from .threads import run_parallel
+
+    run_parallel(lambda path, make: write_png(path, make()), list(jobs), threads)

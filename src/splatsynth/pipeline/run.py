@@ -117,9 +117,9 @@ def run_scene(scene_path: str | Path, out_root: str | Path, cfg: RunConfig | Non
         update_lists(out_root, val_ratio=cfg.output.val_ratio)
     sheet = scene_dir / "contact_sheet.png"
     return SceneOutcome(sid, "done", scene_dir, evaluation.metrics, timings,
-                        sheet if sheet.is_file() else None, checked.check,
-                        checked.retry_setting, checked.first_error,
-                        list(checked.recon.fit.warnings))
+                        contact_sheet=sheet if sheet.is_file() else None, check=checked.check,
+                        retry_setting=checked.retry_setting, first_error=checked.first_error,
+                        warnings=list(recon.fit.warnings))
 
 
 def run_demo(out: str | Path, cfg: RunConfig | None = None, *, force: bool = False

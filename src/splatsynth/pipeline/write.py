@@ -32,6 +32,7 @@ from ..fileio import (
     new_temp_directory,
     rgba_uint8,
     swap_directory,
+    write_pngs,
 )
 from ..gaussians import write_ply
 from ..writers import (
@@ -40,7 +41,6 @@ from ..writers import (
     write_gslrm_views,
     write_heatmaps_npz,
     write_keypoints_json,
-    write_pngs,
 )
 from ..writers.mvdiffusion import mvdiffusion_scene_dir, write_mvdiffusion_views
 from .check import FitCheck

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..threads import get_num_threads, run_parallel
+from ..threads import get_num_threads, pooled, run_parallel
 from ._work import (
     MIN_PARALLEL,
     VIEW_CHUNKS,
@@ -21,7 +21,6 @@ from ._work import (
     chunks,
     deal,
     grad_or_zeros,
-    pooled,
     ranges,
     split,
     threads_for,

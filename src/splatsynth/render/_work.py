@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..threads import get_num_threads, pooled  # noqa: F401 - pooled: for _autograd
+from ..threads import get_num_threads
 
 VIEW_CHUNKS = 64
 """Fixed chunks of the viewmat-gradient reduction over Gaussians (not one per thread: the sum

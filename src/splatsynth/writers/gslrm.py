@@ -33,7 +33,7 @@ from ..fileio import (
     atomic_write_json,
     rgba_uint8,
     to_uint8,
-    write_png,
+    write_pngs,
 )
 
 CAMERAS_FILE = "opencv_cameras.json"
@@ -151,22 +151,6 @@ def write_gslrm_views(scene_dir: str | os.PathLike[str], scene_id: str,
     write_pngs(pngs)
     atomic_write_json(scene_dir / CAMERAS_FILE, cameras_to_json(named, scene_id=scene_id))
     return manifest
-
-
-def write_pngs(jobs: Sequence[tuple[Path, Callable[[], np.ndarray]]],
-               threads: int | None = None) -> None:
-    """Write PNGs on several threads: each job is (path, a function making the uint8/uint16
-    image); the conversion, the encoding (Pillow releases the
-    GIL) and the atomic write of one file run together on one thread.
-
-    Args:
-        jobs: the files to write.
-        threads: at most this many threads (default: the kernels' thread count,
-            :func:`splatsynth.threads.get_num_threads`, i.e. this process's share of the cores).
-    """
-    from ..threads import run_parallel
-
-    run_parallel(lambda path, make: write_png(path, make()), list(jobs), threads)
 
 
 def _rgba_view(rgb: np.ndarray, alpha: np.ndarray, i: int) -> np.ndarray:

@@ -16,9 +16,8 @@ import numpy as np
 
 from ..cameras import Camera, cameras_to_json
 from ..errors import SplatsynthError
-from ..fileio import atomic_write_json, rgba_uint8
+from ..fileio import atomic_write_json, rgba_uint8, write_pngs
 from .atomic import check_scene_id
-from .gslrm import write_pngs
 
 MVDIFFUSION_DIR = "mvdiffusion"
 MVDIFFUSION_VIEWS = 6
