@@ -315,32 +315,30 @@ def raster_fwd(
             kb = np.uint64(row * TILE)
             pb = np.uint64((c * H + py0 + row) * W + px0)  # flat pixel index
             b0, b1, b2 = bg[c, 0], bg[c, 1], bg[c, 2]
-            if nx == TILE:  # a constant trip count: vectorized
-                for j in range(np.uint64(TILE)):
-                    k = kb + j
-                    q = pb + j
-                    tk = S[O_T + k]
-                    rgb_f[U3 * q] = S[O_R + k] + tk * b0
-                    rgb_f[U3 * q + U1] = S[O_G + k] + tk * b1
-                    rgb_f[U3 * q + U2] = S[O_B + k] + tk * b2
-                    dep_f[q] = S[O_D + k]
-                    alp_f[q] = one - tk
-                    t_f[q] = tk
-                    lk = S[O_LAST + k]
-                    last_f[q] = np.int32(lk) if lk < huge else nlast
+            if nx == TILE:  # a constant trip count once inlined: vectorized
+                _write_row(S, kb, pb, np.uint64(TILE), b0, b1, b2, one, huge, nlast, rgb_f,
+                           dep_f, alp_f, t_f, last_f)
             else:
-                for j in range(np.uint64(nx)):
-                    k = kb + j
-                    q = pb + j
-                    tk = S[O_T + k]
-                    rgb_f[U3 * q] = S[O_R + k] + tk * b0
-                    rgb_f[U3 * q + U1] = S[O_G + k] + tk * b1
-                    rgb_f[U3 * q + U2] = S[O_B + k] + tk * b2
-                    dep_f[q] = S[O_D + k]
-                    alp_f[q] = one - tk
-                    t_f[q] = tk
-                    lk = S[O_LAST + k]
-                    last_f[q] = np.int32(lk) if lk < huge else nlast
+                _write_row(S, kb, pb, np.uint64(nx), b0, b1, b2, one, huge, nlast, rgb_f,
+                           dep_f, alp_f, t_f, last_f)
+
+
+@njit(inline="always")
+def _write_row(S, kb, pb, n, b0, b1, b2, one, huge, nlast, rgb_f, dep_f, alp_f, t_f, last_f):
+    """One tile row's n pixels from the tile state S (row offset kb) to the flat outputs (first
+    pixel pb): colour over the background, depth, alpha, transmittance, last entry."""
+    for j in range(n):
+        k = kb + j
+        q = pb + j
+        tk = S[O_T + k]
+        rgb_f[U3 * q] = S[O_R + k] + tk * b0
+        rgb_f[U3 * q + U1] = S[O_G + k] + tk * b1
+        rgb_f[U3 * q + U2] = S[O_B + k] + tk * b2
+        dep_f[q] = S[O_D + k]
+        alp_f[q] = one - tk
+        t_f[q] = tk
+        lk = S[O_LAST + k]
+        last_f[q] = np.int32(lk) if lk < huge else nlast
 
 
 @njit(**KERNEL_OPTS)
