@@ -20,7 +20,7 @@ ALLOWED = {
     "render": {"cameras", "gaussians", "errors", "threads"},
     "losses": {"errors", "threads"},
     "metrics": {"losses", "errors"},
-    "optim": {"gaussians", "cameras", "errors"},
+    "optim": {"gaussians", "cameras", "errors", "threads"},
     "scene_io": {"cameras", "errors", "knobs"},
     "demo": {"cameras", "scene_io", "errors"},
     "ingest": {"cameras", "scene_io", "errors", "knobs"},

@@ -106,6 +106,28 @@ def run_parallel(fn: Callable, arg_lists: Sequence[tuple], threads: int | None =
         raise errors[0]
 
 
+MIN_PARALLEL = 4096
+"""Below this many items of work (Gaussians, tile pairs) waking a thread costs more than it
+saves."""
+
+
+def threads_for(work: int) -> int:
+    """Threads worth waking for ``work`` items: all of :func:`get_num_threads`, or 1."""
+    return get_num_threads() if work >= MIN_PARALLEL else 1
+
+
+def split(n: int, work: int) -> list[tuple[int, int]]:
+    """[0, n) in ranges for :func:`run_parallel`'s queue: 4 per thread, or 1 for small work."""
+    t = threads_for(work)
+    return ranges(n, 4 * t if t > 1 else 1)
+
+
+def ranges(n: int, parts: int) -> list[tuple[int, int]]:
+    """[0, n) in ``parts`` contiguous ranges of nearly equal size (fewer when n is small)."""
+    parts = max(1, min(parts, n))
+    return [(k * n // parts, (k + 1) * n // parts) for k in range(parts)]
+
+
 MAX_BUFFERS = 4
 """Buffers kept per tag: a training step holds two or three generations at once (the last
 step's results, this step's, a virtual view's)."""

@@ -209,10 +209,12 @@ class MCMCStrategy:
         arrays = [params[k].detach() for k in ("means", "quats", "log_scales", "opacity_logits")]
         if all(a.device.type == "cpu" and a.is_contiguous() and a.dtype == eps.dtype
                for a in arrays):
+            from ..threads import run_parallel, split
             from ._noise_kernel import covariance_noise
 
-            covariance_noise(*(a.numpy() for a in arrays), eps.numpy(), self.min_opacity,
-                             scale)
+            args = (*(a.numpy() for a in arrays), eps.numpy(), self.min_opacity, scale)
+            n = eps.shape[0]
+            run_parallel(covariance_noise, [args + r for r in split(n, n)])
         else:
             params["means"].add_(covariance_noise_reference(
                 params["quats"], params["log_scales"], params["opacity_logits"], eps,

@@ -12,18 +12,22 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..threads import get_num_threads, pooled, run_parallel
-from ._work import (
+from ..threads import (
     MIN_PARALLEL,
+    get_num_threads,
+    pooled,
+    ranges,
+    run_parallel,
+    split,
+    threads_for,
+)
+from ._work import (
     VIEW_CHUNKS,
     as_array,
     background_grad,
     chunks,
     deal,
     grad_or_zeros,
-    ranges,
-    split,
-    threads_for,
     view_grad,
 )
 

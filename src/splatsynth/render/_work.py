@@ -1,7 +1,8 @@
-"""Tensors as kernel arrays, and the static work split over threads (no numba import here).
+"""Tensors as kernel arrays, and how the render kernels' work is cut (no numba import here).
 
-Work is split into fixed slices run by ``splatsynth.threads.run_parallel``; every reduction
-runs in a fixed order, so outputs and gradients are bit-identical across runs and thread counts.
+Work is split into fixed slices (:func:`splatsynth.threads.split`, or by tile cost below) run
+by :func:`splatsynth.threads.run_parallel`; every reduction runs in a fixed order, so outputs
+and gradients are bit-identical across runs and thread counts.
 """
 
 from __future__ import annotations
@@ -9,17 +10,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..threads import get_num_threads
-
 VIEW_CHUNKS = 64
 """Fixed chunks of the viewmat-gradient reduction over Gaussians (not one per thread: the sum
 order must not depend on the thread count)."""
-MIN_PARALLEL = 4096
-"""Below this many Gaussians (or tile pairs) waking a thread costs more than it saves."""
-
-
-def threads_for(work: int) -> int:
-    return get_num_threads() if work >= MIN_PARALLEL else 1
 
 
 def as_array(t: torch.Tensor) -> np.ndarray:
@@ -32,18 +25,6 @@ def grad_or_zeros(g: torch.Tensor | None, shape: tuple, dt: np.dtype) -> np.ndar
     if g is None:
         return np.zeros(shape, dtype=dt)
     return np.ascontiguousarray(g.detach().numpy(), dtype=dt)
-
-
-def split(n: int, work: int) -> list[tuple[int, int]]:
-    """[0, n) in ranges for :func:`run_parallel`'s queue: 4 per thread, or 1 for small work."""
-    t = threads_for(work)
-    return ranges(n, 4 * t if t > 1 else 1)
-
-
-def ranges(n: int, parts: int) -> list[tuple[int, int]]:
-    """[0, n) in ``parts`` contiguous ranges of nearly equal size (fewer when n is small)."""
-    parts = max(1, min(parts, n))
-    return [(k * n // parts, (k + 1) * n // parts) for k in range(parts)]
 
 
 def chunks(tile_off: np.ndarray, nth: int, per_thread: int = 4) -> list[np.ndarray]:
