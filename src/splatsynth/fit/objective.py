@@ -22,14 +22,7 @@ from typing import Any
 
 import torch
 
-from ..losses import (
-    alpha_mask_loss,
-    anisotropy_regularizer,
-    l1_ssim_loss,
-    needle_regularizer,
-    opacity_regularizer,
-    scale_regularizer,
-)
+from ..losses import SHAPE_TERMS, alpha_mask_loss, l1_ssim_loss, shape_regularizers
 from ..optim import Strategy
 from .config import FitConfig
 from .methods import Method
@@ -109,17 +102,11 @@ def loss_terms(params: dict, view: TrainingRender, weights: dict[str, float], cf
         if virtual is None or gen is None:
             raise ValueError("the virtual-view terms need the virtual views and a generator")
         terms.update(virtual_terms(params, virtual.sample(gen), virtual, weights, cfg, method))
-    if "opacity" in weights:
-        terms["opacity"] = weights["opacity"] * opacity_regularizer(
-            torch.sigmoid(params["opacity_logits"]))
-    if "scale" in weights:
-        terms["scale"] = weights["scale"] * scale_regularizer(torch.exp(params["log_scales"]))
-    if "needle" in weights:
-        terms["needle"] = weights["needle"] * needle_regularizer(
-            torch.exp(params["log_scales"]), cfg.needle_max_ratio)
-    if "aniso" in weights:
-        terms["aniso"] = weights["aniso"] * anisotropy_regularizer(
-            torch.exp(params["log_scales"]), cfg.aniso_max_ratio)
+    shape = [k for k in SHAPE_TERMS if k in weights]
+    if shape:
+        values = shape_regularizers(params["log_scales"], params["opacity_logits"],
+                                    cfg.needle_max_ratio, cfg.aniso_max_ratio)
+        terms.update((k, weights[k] * values[k]) for k in shape)
     return terms
 
 
