@@ -15,5 +15,5 @@ from .surfel import depth_distortion_loss, normal_consistency_loss, normals_from
 
 __all__ = ["SHAPE_TERMS", "fused_l1", "fused_ssim", "l1_ssim_loss", "alpha_mask_loss", "ssim",
            "opacity_regularizer", "scale_regularizer", "anisotropy_regularizer",
-           "needle_regularizer", "shape_regularizers", "depth_distortion_loss", "normal_consistency_loss",
-           "normals_from_depth"]
+           "needle_regularizer", "shape_regularizers", "depth_distortion_loss",
+           "normal_consistency_loss", "normals_from_depth"]

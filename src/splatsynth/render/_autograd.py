@@ -65,7 +65,7 @@ def _project_backward(ctx, kernel, grads, dims):
     if N > 0:
         args = (as_array(means), as_array(quats), as_array(scales), as_array(sh), sh_degree,
                 as_array(viewmats), as_array(Ks), consts, shc, radii.numpy(), *upstream,
-                g_means, g_quats, g_scales, g_sh, g_view_part)
+                g_means, g_quats, g_scales, g_sh, g_view_part, bool(ctx.needs_input_grad[5]))
         run_parallel(kernel, [args + r for r in split(nchunk, C * N)])
     g_view = view_grad(g_view_part, means.dtype) if ctx.needs_input_grad[5] else None
     return (torch.from_numpy(g_means), torch.from_numpy(g_quats), torch.from_numpy(g_scales),

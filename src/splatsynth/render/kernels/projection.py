@@ -98,6 +98,24 @@ def _screen_cov(c00, c01, c02, c11, c12, c22, j00, j02, j11, j12, eps2d, two):
     cc = j11 * j11 * c11 + two * j11 * j12 * c12 + j12 * j12 * c22 + eps2d
     return ca, cb, cc
 
+@njit(inline="always")
+def _view_grad_point(gvc, gx, gy, gz, mx, my, mz):
+    """Add the gradient of w2c[:3, :4] (row-major, 12 slots) through p_cam = W m + t, for the
+    camera-frame gradient (gx, gy, gz) of the point m."""
+    gvc[0] += gx * mx
+    gvc[1] += gx * my
+    gvc[2] += gx * mz
+    gvc[3] += gx
+    gvc[4] += gy * mx
+    gvc[5] += gy * my
+    gvc[6] += gy * mz
+    gvc[7] += gy
+    gvc[8] += gz * mx
+    gvc[9] += gz * my
+    gvc[10] += gz * mz
+    gvc[11] += gz
+
+
 @njit(**KERNEL_OPTS)
 def project_fwd(
     means, quats, scales, opac, sh, sh_deg, viewmats, Ks, consts, shc,
@@ -175,7 +193,7 @@ def project_fwd(
 def project_bwd(
     means, quats, scales, sh, sh_deg, viewmats, Ks, consts, shc, radii,
     g_m2d, g_conic, g_depth, g_color,
-    g_means, g_quats, g_scales, g_sh, g_view_part, ck0, ck1,
+    g_means, g_quats, g_scales, g_sh, g_view_part, with_view, ck0, ck1,
 ):
     """Backward of :func:`project_fwd` (culled pairs receive no gradient).
 
@@ -188,6 +206,8 @@ def project_bwd(
             [k N / K, (k+1) N / K) and gets their gradient w.r.t. viewmats[:, :3, :4]
             (row-major). The caller sums chunks in order, so the split into threads
             (ck0 <= k < ck1 here) does not change the result.
+        with_view: compute g_view_part (else left as given: a fit with fixed cameras skips
+            about a third of the per-camera arithmetic).
     """
     N = means.shape[0]
     C = viewmats.shape[0]
@@ -272,18 +292,8 @@ def project_bwd(
                 gmy += V[0, 1] * gxc + V[1, 1] * gyc + V[2, 1] * gzc
                 gmz += V[0, 2] * gxc + V[1, 2] * gyc + V[2, 2] * gzc
                 gvc = gv[c]
-                gvc[0] += gxc * mx
-                gvc[1] += gxc * my
-                gvc[2] += gxc * mz
-                gvc[3] += gxc
-                gvc[4] += gyc * mx
-                gvc[5] += gyc * my
-                gvc[6] += gyc * mz
-                gvc[7] += gyc
-                gvc[8] += gzc * mx
-                gvc[9] += gzc * my
-                gvc[10] += gzc * mz
-                gvc[11] += gzc
+                if with_view:
+                    _view_grad_point(gvc, gxc, gyc, gzc, mx, my, mz)
                 # Sc = W Sigma W^T: A = G W, dSigma += W^T A, dW += 2 A Sigma
                 A00 = G00 * V[0, 0] + G01 * V[1, 0] + G02 * V[2, 0]
                 A01 = G00 * V[0, 1] + G01 * V[1, 1] + G02 * V[2, 1]
@@ -300,17 +310,19 @@ def project_bwd(
                 H11 += V[0, 1] * A01 + V[1, 1] * A11 + V[2, 1] * A21
                 H12 += V[0, 1] * A02 + V[1, 1] * A12 + V[2, 1] * A22
                 H22 += V[0, 2] * A02 + V[1, 2] * A12 + V[2, 2] * A22
-                gvc[0] += two * (A00 * S00 + A01 * S01 + A02 * S02)
-                gvc[1] += two * (A00 * S01 + A01 * S11 + A02 * S12)
-                gvc[2] += two * (A00 * S02 + A01 * S12 + A02 * S22)
-                gvc[4] += two * (A10 * S00 + A11 * S01 + A12 * S02)
-                gvc[5] += two * (A10 * S01 + A11 * S11 + A12 * S12)
-                gvc[6] += two * (A10 * S02 + A11 * S12 + A12 * S22)
-                gvc[8] += two * (A20 * S00 + A21 * S01 + A22 * S02)
-                gvc[9] += two * (A20 * S01 + A21 * S11 + A22 * S12)
-                gvc[10] += two * (A20 * S02 + A21 * S12 + A22 * S22)
+                if with_view:
+                    gvc[0] += two * (A00 * S00 + A01 * S01 + A02 * S02)
+                    gvc[1] += two * (A00 * S01 + A01 * S11 + A02 * S12)
+                    gvc[2] += two * (A00 * S02 + A01 * S12 + A02 * S22)
+                    gvc[4] += two * (A10 * S00 + A11 * S01 + A12 * S02)
+                    gvc[5] += two * (A10 * S01 + A11 * S11 + A12 * S12)
+                    gvc[6] += two * (A10 * S02 + A11 * S12 + A12 * S22)
+                    gvc[8] += two * (A20 * S00 + A21 * S01 + A22 * S02)
+                    gvc[9] += two * (A20 * S01 + A21 * S11 + A22 * S12)
+                    gvc[10] += two * (A20 * S02 + A21 * S12 + A22 * S22)
                 gdx, gdy, gdz = sh_color_bwd(n, c, V, mx, my, mz, sh, sh_deg, shc, basis, vk, nb,
-                                             g_color, g_sh, gvc, zero, one, half)
+                                             g_color, g_sh, gvc, with_view, zero, one,
+                                             half)
                 gmx += gdx
                 gmy += gdy
                 gmz += gdz

@@ -135,9 +135,10 @@ def sh_color_fwd(n, c, V, mx, my, mz, sh, sh_deg, shc, basis, nb, out_color, zer
 
 @njit(inline="always")
 def sh_color_bwd(n, c, V, mx, my, mz, sh, sh_deg, shc, basis, vk, nb, g_color, g_sh, gvc,
-                  zero, one, half):
-    """Backward of :func:`sh_color_fwd`: adds into g_sh[n] and the camera's 12 w2c-gradient
-    slots ``gvc``; returns the gradient with respect to the mean (gx, gy, gz)."""
+                 with_view, zero, one, half):
+    """Backward of :func:`sh_color_fwd`: adds into g_sh[n] and (``with_view``) the camera's
+    12 w2c-gradient slots ``gvc``; returns the gradient with respect to the mean (gx, gy,
+    gz)."""
     if sh_deg < 0:
         for ch in range(3):
             g_sh[n, 0, ch] += g_color[c, n, ch]
@@ -166,6 +167,8 @@ def sh_color_bwd(n, c, V, mx, my, mz, sh, sh_deg, shc, basis, vk, nb, g_color, g
     gdx = (gux - ux * dot) * inrm
     gdy = (guy - uy * dot) * inrm
     gdz = (guz - uz * dot) * inrm
+    if not with_view:
+        return gdx, gdy, gdz
     for j in range(3):  # through the camera centre -R^T t
         tj = V[j, 3]
         gvc[4 * j + 0] += tj * gdx

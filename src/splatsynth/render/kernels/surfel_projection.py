@@ -149,7 +149,7 @@ def surfel_project_fwd(
 def surfel_project_bwd(
     means, quats, scales, sh, sh_deg, viewmats, Ks, consts, shc, radii,
     g_m2d, g_M, g_nrm, g_color,
-    g_means, g_quats, g_scales, g_sh, g_view_part, ck0, ck1,
+    g_means, g_quats, g_scales, g_sh, g_view_part, with_view, ck0, ck1,
 ):
     """Backward of :func:`surfel_project_fwd` (culled pairs receive no gradient).
 
@@ -162,6 +162,7 @@ def surfel_project_bwd(
             [k N / K, (k+1) N / K) and gets their gradient w.r.t. viewmats[:, :3, :4]
             (row-major); chunks ck0 <= k < ck1 are done here and summed by the caller in
             order, so the thread split does not change the result.
+        with_view: compute g_view_part (else left as given).
     """
     N = means.shape[0]
     C = viewmats.shape[0]
@@ -237,23 +238,25 @@ def surfel_project_bwd(
                 g12 += V[0, 1] * gnx + V[1, 1] * gny + V[2, 1] * gnz
                 g22 += V[0, 2] * gnx + V[1, 2] * gny + V[2, 2] * gnz
                 gvc = gv[c]
-                gvc[0] += gax * r00 + gbx * r01 + gnx * r02 + gpx * mx
-                gvc[1] += gax * r10 + gbx * r11 + gnx * r12 + gpx * my
-                gvc[2] += gax * r20 + gbx * r21 + gnx * r22 + gpx * mz
-                gvc[3] += gpx
-                gvc[4] += gay * r00 + gby * r01 + gny * r02 + gpy * mx
-                gvc[5] += gay * r10 + gby * r11 + gny * r12 + gpy * my
-                gvc[6] += gay * r20 + gby * r21 + gny * r22 + gpy * mz
-                gvc[7] += gpy
-                gvc[8] += gaz * r00 + gbz * r01 + gnz * r02 + gpz * mx
-                gvc[9] += gaz * r10 + gbz * r11 + gnz * r12 + gpz * my
-                gvc[10] += gaz * r20 + gbz * r21 + gnz * r22 + gpz * mz
-                gvc[11] += gpz
+                if with_view:
+                    gvc[0] += gax * r00 + gbx * r01 + gnx * r02 + gpx * mx
+                    gvc[1] += gax * r10 + gbx * r11 + gnx * r12 + gpx * my
+                    gvc[2] += gax * r20 + gbx * r21 + gnx * r22 + gpx * mz
+                    gvc[3] += gpx
+                    gvc[4] += gay * r00 + gby * r01 + gny * r02 + gpy * mx
+                    gvc[5] += gay * r10 + gby * r11 + gny * r12 + gpy * my
+                    gvc[6] += gay * r20 + gby * r21 + gny * r22 + gpy * mz
+                    gvc[7] += gpy
+                    gvc[8] += gaz * r00 + gbz * r01 + gnz * r02 + gpz * mx
+                    gvc[9] += gaz * r10 + gbz * r11 + gnz * r12 + gpz * my
+                    gvc[10] += gaz * r20 + gbz * r21 + gnz * r22 + gpz * mz
+                    gvc[11] += gpz
                 gmx += V[0, 0] * gpx + V[1, 0] * gpy + V[2, 0] * gpz
                 gmy += V[0, 1] * gpx + V[1, 1] * gpy + V[2, 1] * gpz
                 gmz += V[0, 2] * gpx + V[1, 2] * gpy + V[2, 2] * gpz
                 gdx, gdy, gdz = sh_color_bwd(n, c, V, mx, my, mz, sh, sh_deg, shc, basis, vk, nb,
-                                             g_color, g_sh, gvc, zero, one, half)
+                                             g_color, g_sh, gvc, with_view, zero, one,
+                                             half)
                 gmx += gdx
                 gmy += gdy
                 gmz += gdz
