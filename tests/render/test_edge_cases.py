@@ -193,7 +193,7 @@ def test_import_compiles_nothing_and_skips_gsplat():
         "import sys, splatsynth.render, splatsynth.render.kernels.raster as R, "
         "splatsynth.render.kernels.projection as P, splatsynth.render.kernels.tiles as T\n"
         "assert 'gsplat' not in sys.modules\n"
-        "fns = [T.bin_tiles, T.depth_order, R.raster_fwd, R.raster_bwd, P.project_fwd,"
+        "fns = [T.bin_count, T.depth_order, R.raster_fwd, R.raster_bwd, P.project_fwd,"
         " P.project_bwd]\n"
         "assert all(len(f.signatures) == 0 for f in fns), [f.signatures for f in fns]\n"
     )

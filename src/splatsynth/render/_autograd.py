@@ -88,13 +88,33 @@ def _tiles(width: int, height: int, dt: np.dtype):
 
 def _bin(m2d: np.ndarray, radii: np.ndarray, depth: np.ndarray, N: int, C: int, tiles_x: int,
          tiles_y: int):
-    """Tile lists, front to back: (pair_off, tile_off, tile_gid, tile_pid), see
-    ``kernels.tiles.bin_tiles``; m2d [G, 2], radii [G, 2], depth [G] with G = C * N."""
-    from .kernels.tiles import bin_tiles, depth_order
+    """Tile lists, front to back: (pair_off, tile_off, tile_gid, tile_pid); m2d [G, 2],
+    radii [G, 2], depth [G] with G = C * N.
+
+    pair_off [G+1]: Gaussian g owns pair ids pair_off[g]:pair_off[g+1]; tile_off [C*tiles+1]:
+    tile t's entries are tile_off[t]:tile_off[t+1]; tile_gid, tile_pid [P] int32: gid and pair
+    id of each entry, front first. The depth-sorted Gaussians are cut into parts binned on the
+    kernels' threads; each part's entries land after the earlier parts' in every tile, so the
+    lists are the same for any number of parts.
+    """
+    from .kernels.tiles import bin_count, bin_offsets, bin_scatter, depth_order
 
     bits = depth.view(np.uint32 if depth.dtype == np.float32 else np.uint64)
     order = depth_order(bits, N, C)  # (camera, depth, gid)
-    return bin_tiles(m2d, radii, order, N, C, tiles_x, tiles_y)
+    G = order.shape[0]
+    parts = ranges(G, threads_for(G))
+    rect = pooled("bin_rect", (G, 4), np.int32)  # rows of binned Gaussians are written
+    cnt = pooled("bin_cnt", (G,), np.int64)  # every row written
+    part_counts = np.zeros((len(parts), C * tiles_x * tiles_y), np.int64)
+    run_parallel(bin_count, [(m2d, radii, order, N, tiles_x, tiles_y, rect, cnt, part_counts, k,
+                              i0, i1) for k, (i0, i1) in enumerate(parts)])
+    pair_off, tile_off, cursor = bin_offsets(cnt, part_counts)
+    P = int(tile_off[-1])
+    tile_gid = np.empty(P, np.int32)
+    tile_pid = np.empty(P, np.int32)
+    run_parallel(bin_scatter, [(order, N, tiles_x, tiles_y, rect, pair_off, cursor, tile_gid,
+                                tile_pid, k, i0, i1) for k, (i0, i1) in enumerate(parts)])
+    return pair_off, tile_off, tile_gid, tile_pid
 
 
 class ProjectFn(torch.autograd.Function):

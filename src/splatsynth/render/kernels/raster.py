@@ -186,7 +186,7 @@ def raster_fwd(
     Args:
         rec: [G, REC] projected Gaussians packed by :func:`pack_records`
             (gid = c * N + n).
-        tile_off, tile_gid, tile_pid: from :func:`tiles.bin_tiles`; tiles: the tile ids this
+        tile_off, tile_gid, tile_pid: from ``_autograd._bin``; tiles: the tile ids this
             call composites (threads get disjoint lists that together cover every tile, empty
             ones included).
         lx, ly: [TILE_PIX] pixel-centre offsets inside a tile; tox, toy: tile origins as floats.

@@ -123,7 +123,7 @@ def surfel_raster_fwd(
     Args:
         m2d [G,2], Mt [G,9], color [G,3], nrm [G,3], box [G,4]: projected surfels
             (gid = c * n_per_cam + n); opac: [n_per_cam].
-        tile_off, tile_gid: from ``raster.bin_tiles``; tiles: the tile ids of this call.
+        tile_off, tile_gid: from ``_autograd._bin``; tiles: the tile ids of this call.
         lx, ly: [TILE_PIX] pixel-centre offsets inside a tile; tox, toy: tile origins.
         bg: [C,3]; consts: typed constants.
         out_img: [C,H,W,N_OUT] (see ``N_OUT``); out_T: [C,H,W] final transmittance;

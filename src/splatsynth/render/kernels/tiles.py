@@ -62,56 +62,79 @@ def depth_order(bits, n_per_cam, num_cams):
 
 
 @njit(cache=True, nogil=True)
-def bin_tiles(m2d, radii, order, n_per_cam, num_cams, tiles_x, tiles_y):
-    """Assign Gaussians to the tiles their screen extent touches, front to back per tile.
+def bin_count(m2d, radii, order, n_per_cam, tiles_x, tiles_y, rect, cnt, part_counts, part,
+              i0, i1):
+    """First pass of the binning, over the depth-ordered entries order[i0:i1] (part ``part``).
 
-    Args:
-        m2d: [G, 2] centres; radii: [G, 2] int half-extents (0 = culled); G = C * N.
-        order: [G] gids sorted by (camera, depth, gid); filling tiles in this order leaves
-            every tile's list sorted, so no per-tile sort is needed.
-        n_per_cam, num_cams: N and C; tiles_x, tiles_y: tiles per image.
-    Returns:
-        pair_off: [G+1] int64; Gaussian g owns pair ids pair_off[g]:pair_off[g+1].
-        tile_off: [C*tiles+1] int64; tile t's entries are tile_off[t]:tile_off[t+1].
-        tile_gid, tile_pid: [P] int32 gid and pair id of each entry, front first.
+    Writes each of their Gaussians' tile rectangle (rect[g] = x0, x1, y0, y1) and tile count
+    (cnt[g]), and adds up how many of them fall in each tile (part_counts[part, t], zero on
+    entry), so that the scatter of every part can start at its own place in each tile's list.
     """
-    G = m2d.shape[0]
     ntile = tiles_x * tiles_y
-    pair_off = np.zeros(G + 1, dtype=np.int64)
-    tile_off = np.zeros(num_cams * ntile + 1, dtype=np.int64)
-    for g in range(G):
-        cnt = 0
+    counts = part_counts[part]
+    for idx in range(i0, i1):
+        g = order[idx]
+        c = 0
         if radii[g, 0] != 0 or radii[g, 1] != 0:
-            base = (g // n_per_cam) * ntile + 1
             x0, x1, y0, y1 = _tile_rect(m2d[g, 0], m2d[g, 1], radii[g, 0], radii[g, 1],
                                         tiles_x, tiles_y)
-            cnt = (x1 - x0) * (y1 - y0)
+            rect[g, 0], rect[g, 1], rect[g, 2], rect[g, 3] = x0, x1, y0, y1
+            c = (x1 - x0) * (y1 - y0)
+            base = (g // n_per_cam) * ntile
             for ty in range(y0, y1):
+                row = base + ty * tiles_x
                 for tx in range(x0, x1):
-                    tile_off[base + ty * tiles_x + tx] += 1
-        pair_off[g + 1] = pair_off[g] + cnt
-    for t in range(num_cams * ntile):
-        tile_off[t + 1] += tile_off[t]
-    P = pair_off[G]
-    cursor = tile_off[:-1].copy()
-    tile_gid = np.empty(P, dtype=np.int32)
-    tile_pid = np.empty(P, dtype=np.int32)
-    for idx in range(G):
+                    counts[row + tx] += 1
+        cnt[g] = c
+
+
+@njit(cache=True, nogil=True)
+def bin_offsets(cnt, part_counts):
+    """The offsets of the binning from :func:`bin_count`'s counts.
+
+    Returns:
+        pair_off: [G+1] int64; Gaussian g owns pair ids pair_off[g]:pair_off[g+1].
+        tile_off: [T+1] int64; tile t's entries are tile_off[t]:tile_off[t+1].
+        cursor: [parts, T] int64, where each part's first entry in each tile goes.
+    """
+    G = cnt.shape[0]
+    parts, T = part_counts.shape
+    pair_off = np.zeros(G + 1, dtype=np.int64)
+    for g in range(G):
+        pair_off[g + 1] = pair_off[g] + cnt[g]
+    tile_off = np.zeros(T + 1, dtype=np.int64)
+    cursor = np.empty((parts, T), dtype=np.int64)
+    for t in range(T):
+        at = tile_off[t]
+        for k in range(parts):
+            cursor[k, t] = at
+            at += part_counts[k, t]
+        tile_off[t + 1] = at
+    return pair_off, tile_off, cursor
+
+
+@njit(cache=True, nogil=True)
+def bin_scatter(order, n_per_cam, tiles_x, tiles_y, rect, pair_off, cursor, tile_gid, tile_pid,
+                part, i0, i1):
+    """Second pass: entries order[i0:i1] (part ``part``) into the tile lists, front to back,
+    from ``cursor[part]`` on (see :func:`bin_offsets`)."""
+    ntile = tiles_x * tiles_y
+    cur = cursor[part]
+    for idx in range(i0, i1):
         g = order[idx]
         p = pair_off[g]
         if pair_off[g + 1] == p:
             continue
         base = (g // n_per_cam) * ntile
-        x0, x1, y0, y1 = _tile_rect(m2d[g, 0], m2d[g, 1], radii[g, 0], radii[g, 1],
-                                    tiles_x, tiles_y)
-        for ty in range(y0, y1):
-            for tx in range(x0, x1):
-                t = base + ty * tiles_x + tx
-                tile_gid[cursor[t]] = g
-                tile_pid[cursor[t]] = p
-                cursor[t] += 1
+        for ty in range(rect[g, 2], rect[g, 3]):
+            row = base + ty * tiles_x
+            for tx in range(rect[g, 0], rect[g, 1]):
+                t = row + tx
+                k = cur[t]
+                tile_gid[k] = g
+                tile_pid[k] = p
+                cur[t] = k + 1
                 p += 1
-    return pair_off, tile_off, tile_gid, tile_pid
 
 
 @njit(inline="always")
