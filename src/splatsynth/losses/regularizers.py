@@ -59,22 +59,26 @@ class _ShapeTerms(torch.autograd.Function):
     def forward(ctx, log_scales, opacity_logits, needle_max, aniso_max):
         from ._regularizer_kernels import shape_terms
 
-        ls = log_scales.detach().contiguous().numpy()
-        ol = opacity_logits.detach().contiguous().numpy()
-        n = ls.shape[0]
+        with torch.no_grad():
+            scales = torch.exp(log_scales).numpy()
+            opac = torch.sigmoid(opacity_logits.reshape(-1)).numpy()
+        n = scales.shape[0]
         out = np.zeros(4, np.float64)
-        g_o = np.empty(n, ls.dtype)
-        g_s, g_n, g_a = (np.empty((n, 3), ls.dtype) for _ in range(3))
-        shape_terms(ls, ol, needle_max, aniso_max, out, g_o, g_s, g_n, g_a)
-        ctx.grads = (torch.from_numpy(g_o).view(opacity_logits.shape), torch.from_numpy(g_s),
-                     torch.from_numpy(g_n), torch.from_numpy(g_a))
+        g_o = np.empty(n, scales.dtype)
+        g_s, g_n, g_a = (np.empty((n, 3), scales.dtype) for _ in range(3))
+        shape_terms(scales, opac, needle_max, aniso_max, out, g_o, g_s, g_n, g_a)
+        ctx.grads = (torch.from_numpy(g_o).view(opacity_logits.shape), g_s, g_n, g_a)
         return torch.from_numpy(out).to(log_scales.dtype)
 
     @staticmethod
     def backward(ctx, g):
+        from ._regularizer_kernels import combine_scale_grads
+
         g_o, g_s, g_n, g_a = ctx.grads
-        g = g.to(g_s.dtype)
-        return g_s * g[1] + g_n * g[2] + g_a * g[3], g_o * g[0], None, None
+        g = g.to(g_o.dtype)
+        g_ls = np.empty_like(g_s)
+        combine_scale_grads(g_s, g_n, g_a, float(g[1]), float(g[2]), float(g[3]), g_ls)
+        return torch.from_numpy(g_ls), g_o * g[0], None, None
 
 
 def shape_regularizers(log_scales: torch.Tensor, opacity_logits: torch.Tensor,
