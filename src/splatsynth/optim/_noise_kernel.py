@@ -13,8 +13,8 @@ from numba import njit
 
 #: Gates under this are skipped. The gate is sigmoid(-100 (o - min_opacity)): below 1e-12 from
 #: o ~ 0.28 up, where the nudge (gate * scale * sigma eps, scale <= ~500, sigma <= ~1) sits
-#: under float32's resolution of any coordinate farther than ~1e-3 from 0, so most Gaussians
-#: (the opaque ones) cost one exp instead of five.
+#: under float32's resolution of any coordinate farther than ~1e-3 from 0, so the opaque
+#: majority of the Gaussians costs a comparison instead of five exps.
 GATE_FLOOR = 1e-12
 
 
@@ -31,13 +31,17 @@ def covariance_noise(means, quats, log_scales, opacity_logits, eps, min_opacity,
     """
     n = means.shape[0]
     logits = opacity_logits.reshape(n)
+    # gate < GATE_FLOOR  <=>  o > min_opacity - logit(GATE_FLOOR) / 100  <=>  logit > skip:
+    # the opaque majority is passed over without an exp (scalar exps dominate this loop)
+    o_skip = min_opacity - math.log(GATE_FLOOR / (1.0 - GATE_FLOOR)) / 100.0
+    skip = math.log(o_skip / (1.0 - o_skip)) if o_skip < 1.0 else math.inf
     for i in range(start, n if stop < 0 else stop):
+        if logits[i] > skip:
+            continue
         o = 1.0 / (1.0 + math.exp(-logits[i]))
         t = -100.0 * (o - min_opacity)
         # sigmoid(t), written to stay finite for large |t|
         gate = 1.0 / (1.0 + math.exp(-t)) if t >= 0 else math.exp(t) / (1.0 + math.exp(t))
-        if gate < GATE_FLOOR:
-            continue
         k = gate * scale
         w, x, y, z = quats[i, 0], quats[i, 1], quats[i, 2], quats[i, 3]
         inv = 1.0 / math.sqrt(w * w + x * x + y * y + z * z)
