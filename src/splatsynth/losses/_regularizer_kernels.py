@@ -28,6 +28,21 @@ def _order3(s0, s1, s2):
     return c, b, a
 
 
+@njit(inline="always")
+def _ratio_excess(scales, i, top, other, max_ratio, inv_n, grad):
+    """relu(scales[i, top] / max(scales[i, other], 1e-8) - max_ratio), with its gradient (over
+    N, d/d log s = s d/ds) written into grad[i] (zero elsewhere in the row)."""
+    for k in range(3):
+        grad[i, k] = 0.0
+    r = scales[i, top] / max(scales[i, other], 1e-8)
+    if r <= max_ratio:
+        return 0.0
+    grad[i, top] = r * inv_n
+    if scales[i, other] > 1e-8:  # the clamp passes no gradient
+        grad[i, other] = -r * inv_n
+    return r - max_ratio
+
+
 @njit(cache=True, nogil=True)
 def shape_terms(scales, opacities, needle_max, aniso_max, out, g_opacity, g_scale, g_needle,
                 g_aniso):
@@ -58,22 +73,8 @@ def shape_terms(scales, opacities, needle_max, aniso_max, out, g_opacity, g_scal
         g_scale[i, 1] = s1 * third
         g_scale[i, 2] = s2 * third
         hi, mid, lo = _order3(s0, s1, s2)
-        for k in range(3):
-            g_needle[i, k] = 0.0
-            g_aniso[i, k] = 0.0
-        # relu(longest / max(middle, 1e-8) - needle_max); d/d log s = s d/ds
-        r = scales[i, hi] / max(scales[i, mid], 1e-8)
-        if r > needle_max:
-            acc_n += r - needle_max
-            g_needle[i, hi] = r * inv_n
-            if scales[i, mid] > 1e-8:
-                g_needle[i, mid] = -r * inv_n
-        r = scales[i, hi] / max(scales[i, lo], 1e-8)
-        if r > aniso_max:
-            acc_a += r - aniso_max
-            g_aniso[i, hi] = r * inv_n
-            if scales[i, lo] > 1e-8:
-                g_aniso[i, lo] = -r * inv_n
+        acc_n += _ratio_excess(scales, i, hi, mid, needle_max, inv_n, g_needle)
+        acc_a += _ratio_excess(scales, i, hi, lo, aniso_max, inv_n, g_aniso)
     out[0] = acc_o * inv_n
     out[1] = acc_s * third
     out[2] = acc_n * inv_n
