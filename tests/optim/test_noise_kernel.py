@@ -6,7 +6,7 @@ import torch
 
 from splatsynth.optim import MCMCStrategy
 from splatsynth.optim._noise_kernel import covariance_noise
-from splatsynth.optim.strategy import covariance_noise_reference
+from splatsynth.optim.strategy import covariance_noise_reference, noise_gate
 
 
 def _params(n, dtype, seed=0):
@@ -28,8 +28,8 @@ def test_kernel_matches_reference(dtype):
     want = p["means"] + covariance_noise_reference(p["quats"], p["log_scales"],
                                                    p["opacity_logits"], eps, 0.005, 7.5)
     got = p["means"].clone()
-    covariance_noise(got.numpy(), p["quats"].numpy(), p["log_scales"].numpy(),
-                     p["opacity_logits"].numpy(), eps.numpy(), 0.005, 7.5)
+    covariance_noise(got.numpy(), p["quats"].numpy(), torch.exp(2 * p["log_scales"]).numpy(),
+                     noise_gate(p["opacity_logits"], 0.005).numpy(), eps.numpy(), 7.5)
     tol = 1e-12 if dtype == torch.float64 else 1e-5
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=tol, atol=tol)
     assert torch.isfinite(got).all()

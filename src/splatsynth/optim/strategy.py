@@ -206,19 +206,25 @@ class MCMCStrategy:
         eps = torch.randn(params["means"].shape, generator=self.gen,
                           dtype=params["means"].dtype)
         scale = self.noise_lr * lr_means
-        arrays = [params[k].detach() for k in ("means", "quats", "log_scales", "opacity_logits")]
+        means, quats = params["means"].detach(), params["quats"].detach()
         if all(a.device.type == "cpu" and a.is_contiguous() and a.dtype == eps.dtype
-               for a in arrays):
-            from ..threads import run_parallel, split
+               for a in (means, quats)):
             from ._noise_kernel import covariance_noise
 
-            args = (*(a.numpy() for a in arrays), eps.numpy(), self.min_opacity, scale)
-            n = eps.shape[0]
-            run_parallel(covariance_noise, [args + r for r in split(n, n)])
+            variances = torch.exp(2.0 * params["log_scales"].detach())
+            gates = noise_gate(params["opacity_logits"].detach(), self.min_opacity)
+            covariance_noise(means.numpy(), quats.numpy(), variances.numpy(),
+                             gates.contiguous().numpy(), eps.numpy(), scale)
         else:
             params["means"].add_(covariance_noise_reference(
                 params["quats"], params["log_scales"], params["opacity_logits"], eps,
                 self.min_opacity, scale))
+
+
+def noise_gate(opacity_logits: torch.Tensor, min_opacity: float) -> torch.Tensor:
+    """[N] sigmoid(-100 (opacity - min_opacity)) of [N] or [N, 1] logits: ~1 for dead
+    Gaussians, ~0 for opaque ones, so only what the fit has given up on explores."""
+    return torch.sigmoid(-100.0 * (torch.sigmoid(opacity_logits.reshape(-1)) - min_opacity))
 
 
 def covariance_noise_reference(quats: torch.Tensor, log_scales: torch.Tensor,
@@ -230,9 +236,8 @@ def covariance_noise_reference(quats: torch.Tensor, log_scales: torch.Tensor,
         quats: [N, 4] wxyz; log_scales: [N, 3]; opacity_logits: [N] or [N, 1];
         eps: [N, 3] standard normal draws; scale: noise_lr * current position lr.
     """
-    opac = torch.sigmoid(opacity_logits.reshape(-1))
     cov = covariance_from_quat_scale(quats, torch.exp(log_scales))
-    gate = torch.sigmoid(-100.0 * (opac - min_opacity))
+    gate = noise_gate(opacity_logits, min_opacity)
     return (cov @ eps[..., None]).squeeze(-1) * (gate * scale)[:, None]
 
 
