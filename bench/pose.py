@@ -21,7 +21,8 @@ the true ones (printed; 1 = no drift). Fits with fixed cameras need nothing.
 Keypoints: the demo scenes carry the toy mouse's exact 2D keypoints; every fit here sees them
 with --keypoint-noise pixels of Gaussian noise added to x and y in every view (seeded by
 --keypoint-seed and the draw; default 3 px, what the real DANNCE labels suggest, see
-bench/RESULTS.md), so a refined fit first aligns the cameras to them (``fit.pose_keypoints``).
+bench/RESULTS.md), and a refined fit first aligns the cameras to them (``fit.pose_keypoints``
+turned on here; it is off by default).
 --no-keypoints drops them (the photometric refinement alone); --photometric-too adds a refined
 fit without them to every row. The "keypoints" column: the alignment alone (recomputed here,
 as the fit does): applied or not, its median reprojection error before -> after (px), and
@@ -114,7 +115,8 @@ def main() -> None:
                     **_settings(run.fit, args.set))
     if args.iterations:
         fixed = replace(fixed, iterations=args.iterations)
-    refined = replace(fixed, optimize_pose=True, **_settings(run.fit, args.refine_set))
+    refined = replace(fixed, optimize_pose=True, pose_keypoints=not args.no_keypoints,
+                      **_settings(run.fit, args.refine_set))
     photometric = replace(refined, pose_keypoints=False)
     kp_mode = ("none" if args.no_keypoints else
                f"exact + {args.keypoint_noise:g} px noise (seed {args.keypoint_seed})")

@@ -118,7 +118,8 @@ def test_the_fit_aligns_to_the_scenes_keypoints_first(tiny_demo):
     given = perturb_cameras(scene.cameras, range(1, 6), 2.0, 0.0, np.zeros(3), seed=0)
     scene = replace(scene, views=[replace(v, camera=c) for v, c in zip(scene.views, given)])
     cfg = FitConfig(iterations=20, num_gaussians=500, pose_stage=0, pose_warmup=100,
-                    progress=False, optimize_pose=True)
+                    progress=False, optimize_pose=True, pose_keypoints=True,
+                    pose_keypoint_px=0.5)  # the demo's keypoints are exact
     fit = fit_scene(scene, cfg)
     assert fit.pose_keypoints is not None and fit.pose_keypoints["applied"], fit.pose_keypoints
     assert "pose_keypoints" in fit.timings
