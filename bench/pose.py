@@ -40,7 +40,22 @@ the best scale (percent of its distance to camera 0); mean over cameras 1..C-1, 
     python bench/pose.py --refine-set pose_warmup=0       # a refinement variant
     python bench/pose.py --rigs ring dannce --errors --exact-seeds 0 1 2   # cost on exact cams
     python bench/pose.py --no-keypoints                   # photometric refinement only
+    python bench/pose.py --errors 0.5 1.0 --track-frames 100   # rig refinement from tracks
+
+Rig refinement from keypoint tracks (--track-frames F): what ``splatsynth ingest`` does with a
+recording's tracks (``--rig.refine keypoints``, its default). The toy mouse walks a lap of F
+frames round the scene's subject (the demo recording's walk: radius 1.45 for the dannce rig,
+0.6 for the ring, whose cameras stand 0.42 times as far); its 9 keypoints are projected by the
+TRUE cameras into full frames (the dannce rig's real 1152 x 1024 frames; the ring's 512 px
+views padded by half their size each side, same focal length), kept where the demo's visibility rule
+sees them, and given --keypoint-noise px of noise. The perturbed rig is refined from them
+(``splatsynth.ingest.rig.refine_cameras`` at the ingest's defaults) and the scene is fitted
+from the refined cameras with the default fit (no refinement), and with ``fit.optimize_pose``
+on top (the photometric stage, no keypoints). Columns: the perturbed fit, both, their won
+back, the refinement (applied, median reprojection px before -> after) and the rotation and
+centre errors it leaves.
 """
+
 
 from __future__ import annotations
 
@@ -105,6 +120,9 @@ def main() -> None:
                     help="drop the keypoints: photometric refinement only")
     ap.add_argument("--photometric-too", action="store_true",
                     help="also fit every perturbed scene refined without keypoints")
+    ap.add_argument("--track-frames", type=int, default=0, metavar="F",
+                    help="refine the rig from F frames of simulated keypoint tracks first "
+                         "(what the ingest does), then fit from the refined cameras")
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None, help="also write every row here")
     args = ap.parse_args()
@@ -122,12 +140,17 @@ def main() -> None:
                f"exact + {args.keypoint_noise:g} px noise (seed {args.keypoint_seed})")
     changed = {k: v for k, v in refined.__dict__.items() if v != run.fit.__dict__[k]
                and k not in ("progress",)}
-    print(f"fits: {fixed.iterations} iterations, {fixed.num_gaussians} Gaussians; refined "
-          f"fits differ from the defaults in {changed}")
+    print(f"fits: {fixed.iterations} iterations, {fixed.num_gaussians} Gaussians; " + (
+        "rig refined from keypoint tracks, then the default fit and + optimize_pose"
+        if args.track_frames else f"refined fits differ from the defaults in {changed}"))
     print(f"perturbation: cameras 1..C-1 by ROT degrees and {args.translation:.1%} of their "
           f"distance to the subject, directions from seeds {args.perturb_seeds}; camera 0 "
           f"exact; keypoints: {kp_mode}")
 
+    if args.track_frames:
+        for rig in args.rigs:
+            _track_rows(rig, _demo(work, rig, args.size), work, run, fixed, args)
+        return
     scenes = [(f"{rig} demo", _demo(work, rig, args.size)) for rig in args.rigs]
     scenes += [(p.resolve().name, p) for p in args.scene]
     rows = []
@@ -212,6 +235,80 @@ def main() -> None:
                          "pose_keypoints": fit_r.pose_keypoints})
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=float))
+
+
+def _track_rows(rig: str, scene_dir: Path, work: Path, run: RunConfig, fixed, args) -> None:
+    """The --track-frames table of one demo rig (module docstring)."""
+    from splatsynth.demo.recording import demo_recording_cameras, walk_poses
+    from splatsynth.demo.toy_mouse import TOY_MOUSE_KEYPOINTS, keypoint_visibility
+    from splatsynth.ingest.config import RigConfig
+    from splatsynth.ingest.rig import refine_cameras
+
+    true_world = list(prepare(scene_dir, run).scene.cameras)
+    if rig == "dannce":
+        full = demo_recording_cameras()
+        assert all(np.allclose(a.w2c, b.w2c, atol=1e-6) for a, b in zip(full, true_world))
+        poses = walk_poses(args.track_frames)
+    else:
+        full = [replace(c, w=2 * c.w, h=2 * c.h, cx=c.cx + c.w // 2, cy=c.cy + c.h // 2)
+                for c in true_world]
+        poses = walk_poses(args.track_frames, radius=0.6)
+    pts = TOY_MOUSE_KEYPOINTS.points
+    clean = np.zeros((len(full), len(poses), len(pts), 3))
+    for f, pose in enumerate(poses):
+        for k, cam in enumerate(full):
+            local = cam.with_w2c(cam.w2c @ pose)
+            clean[k, f, :, :2] = local.project(pts)[0]
+            clean[k, f, :, 2] = keypoint_visibility(local)
+    rig_cfg = RigConfig(noise_px=args.keypoint_noise)
+    exact = prepare(_perturbed_scene(scene_dir, work / f"{rig}_exact", true_world, None), run,
+                    scene_id=scene_dir.resolve().name)
+    gt = load_ground_truth(scene_dir / GT_ORBIT_DIR)
+    fit, secs = _fit(exact, run, fixed)
+    exact_psnr = _held_out(fit, exact, gt, true_world)[0]
+    centre = exact.similarity.inverse().apply_points(np.zeros((1, 3)))[0]
+    seen = clean[..., 2].mean()
+    print(f"\n{rig} demo: {scene_dir}; {len(poses)} frames of tracks, {seen:.0%} of the "
+          f"labels seen, {args.keypoint_noise:g} px noise; exact cameras: {_db(exact_psnr)} dB "
+          f"({secs:.0f} s)")
+    head = ("| rig | rotation error | draw | perturbed | rig refined | won back | "
+            "+ optimize_pose | won back | exact | refinement: applied, px before -> after | "
+            "rotation err (deg) before -> after | centre err (%) before -> after | "
+            "refine s |")
+    print(head)
+    print("|---" * (head.count("|") - 1) + "|")
+    for draw, deg in [(d, e) for d in args.perturb_seeds for e in args.errors]:
+        given = perturb_cameras(true_world, range(1, len(true_world)), deg, args.translation,
+                                centre, draw)
+        rng = np.random.default_rng([args.keypoint_seed, draw + 1])
+        tracks = clean.copy()
+        tracks[..., :2] += rng.normal(0.0, args.keypoint_noise, tracks[..., :2].shape)
+        t = time.perf_counter()
+        res = refine_cameras([f.with_w2c(g.w2c) for f, g in zip(full, given)], tracks, rig_cfg)
+        t_ref = time.perf_counter() - t
+        refined = [g.with_w2c(r.w2c) for g, r in zip(given, res.cameras)]
+        rot0, ctr0 = relative_pose_errors(given, true_world, 0)
+        rot1, ctr1 = relative_pose_errors(refined, true_world, 0)
+        root = work / f"{rig}_{deg}_d{draw}"
+        prep_p = prepare(_perturbed_scene(scene_dir, root / "given", given, None), run,
+                         scene_id=exact.scene_id)
+        prep_r = prepare(_perturbed_scene(scene_dir, root / "refined", refined, None), run,
+                         scene_id=exact.scene_id)
+        p_f = _held_out(_fit(prep_p, run, fixed)[0], prep_p, gt, true_world)[0]
+        p_r = _held_out(_fit(prep_r, run, fixed)[0], prep_r, gt, true_world)[0]
+        fit_o = _fit(prep_r, run, replace(fixed, optimize_pose=True))[0]
+        p_o = _held_out(fit_o, prep_r, gt, true_world, align=True)[0]
+
+        def won(p: float) -> str:
+            return f"{(p - p_f) / (exact_psnr - p_f):.0%}"
+
+        print(f"| {rig} | {deg:.1f} deg + {args.translation:.1%} | {draw} | {_db(p_f)} | "
+              f"{_db(p_r)} | {won(p_r)} | {_db(p_o)} | {won(p_o)} | {_db(exact_psnr)} | "
+              f"{'yes' if res.applied else 'no: ' + res.reason[:40]}, "
+              f"{res.residual_before[0]:.1f} -> {res.residual_after[0]:.1f} | "
+              f"{rot0[1:].mean():.2f} -> {rot1[1:].mean():.2f} | "
+              f"{100 * ctr0[1:].mean():.2f} -> {100 * ctr1[1:].mean():.2f} | {t_ref:.1f} |",
+              flush=True)
 
 
 def _settings(cfg, pairs: list[str]) -> dict:
