@@ -18,6 +18,16 @@ with the subject leaves the images the same). So the ground-truth cameras are ma
 fit's frame by the one scale about camera 0's centre that best matches the refined centres to
 the true ones (printed; 1 = no drift). Fits with fixed cameras need nothing.
 
+Keypoints: the demo scenes carry the toy mouse's exact 2D keypoints; every fit here sees them
+with --keypoint-noise pixels of Gaussian noise added to x and y in every view (seeded by
+--keypoint-seed and the draw; default 3 px, what the real DANNCE labels suggest, see
+bench/RESULTS.md), and a refined fit first aligns the cameras to them (``fit.pose_keypoints``
+turned on here; it is off by default).
+--no-keypoints drops them (the photometric refinement alone); --photometric-too adds a refined
+fit without them to every row. The "keypoints" column: the alignment alone (recomputed here,
+as the fit does): applied or not, its median reprojection error before -> after (px), and
+the mean rotation error of cameras 1..C-1 it leaves (deg).
+
 "won back" = (refined - perturbed) / (exact - perturbed), with "exact" the fit from the true
 cameras without refinement. Pose errors are gauge-free (``relative_pose_errors``): each
 camera's rotation relative to camera 0 (degrees), and its centre in camera 0's frame after
@@ -29,7 +39,23 @@ the best scale (percent of its distance to camera 0); mean over cameras 1..C-1, 
     python bench/pose.py --rigs --scene path/to/scene     # any scene folder
     python bench/pose.py --refine-set pose_warmup=0       # a refinement variant
     python bench/pose.py --rigs ring dannce --errors --exact-seeds 0 1 2   # cost on exact cams
+    python bench/pose.py --no-keypoints                   # photometric refinement only
+    python bench/pose.py --errors 0.5 1.0 --track-frames 100   # rig refinement from tracks
+
+Rig refinement from keypoint tracks (--track-frames F): what ``splatsynth ingest`` does with a
+recording's tracks (``--rig.refine keypoints``, its default). The toy mouse walks a lap of F
+frames round the scene's subject (the demo recording's walk: radius 1.45 for the dannce rig,
+0.6 for the ring, whose cameras stand 0.42 times as far); its 9 keypoints are projected by the
+TRUE cameras into full frames (the dannce rig's real 1152 x 1024 frames; the ring's 512 px
+views padded by half their size each side, same focal length), kept where the demo's visibility rule
+sees them, and given --keypoint-noise px of noise. The perturbed rig is refined from them
+(``splatsynth.ingest.rig.refine_cameras`` at the ingest's defaults) and the scene is fitted
+from the refined cameras with the default fit (no refinement), and with ``fit.optimize_pose``
+on top (the photometric stage, no keypoints). Columns: the perturbed fit, both, their won
+back, the refinement (applied, median reprojection px before -> after) and the rotation and
+centre errors it leaves.
 """
+
 
 from __future__ import annotations
 
@@ -47,7 +73,9 @@ import numpy as np
 from splatsynth.cameras import Camera, cameras_to_json
 from splatsynth.config import RunConfig
 from splatsynth.demo import make_demo_scene
+from splatsynth.fileio import atomic_write_json
 from splatsynth.fit import FitResult, render_cameras
+from splatsynth.fit.fit import align_scene_keypoints
 from splatsynth.optim.pose import perturb_cameras, relative_pose_errors
 from splatsynth.pipeline import (
     GT_ORBIT_DIR,
@@ -61,6 +89,7 @@ from splatsynth.pipeline import (
 from splatsynth.scene_io.normalize import Similarity
 
 CAMERAS_FILE = "cameras.json"
+KEYPOINTS_FILE = "keypoints.json"
 
 
 def main() -> None:
@@ -84,6 +113,16 @@ def main() -> None:
                     help="fit settings for every fit, e.g. num_gaussians=10000")
     ap.add_argument("--refine-set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="fit settings for the refined fits only")
+    ap.add_argument("--keypoint-noise", type=float, default=3.0, metavar="PX",
+                    help="Gaussian noise (pixels) added to the keypoints' x and y")
+    ap.add_argument("--keypoint-seed", type=int, default=0)
+    ap.add_argument("--no-keypoints", action="store_true",
+                    help="drop the keypoints: photometric refinement only")
+    ap.add_argument("--photometric-too", action="store_true",
+                    help="also fit every perturbed scene refined without keypoints")
+    ap.add_argument("--track-frames", type=int, default=0, metavar="F",
+                    help="refine the rig from F frames of simulated keypoint tracks first "
+                         "(what the ingest does), then fit from the refined cameras")
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None, help="also write every row here")
     args = ap.parse_args()
@@ -94,26 +133,42 @@ def main() -> None:
                     **_settings(run.fit, args.set))
     if args.iterations:
         fixed = replace(fixed, iterations=args.iterations)
-    refined = replace(fixed, optimize_pose=True, **_settings(run.fit, args.refine_set))
+    refined = replace(fixed, optimize_pose=True, pose_keypoints=not args.no_keypoints,
+                      **_settings(run.fit, args.refine_set))
+    photometric = replace(refined, pose_keypoints=False)
+    kp_mode = ("none" if args.no_keypoints else
+               f"exact + {args.keypoint_noise:g} px noise (seed {args.keypoint_seed})")
     changed = {k: v for k, v in refined.__dict__.items() if v != run.fit.__dict__[k]
                and k not in ("progress",)}
-    print(f"fits: {fixed.iterations} iterations, {fixed.num_gaussians} Gaussians; refined "
-          f"fits differ from the defaults in {changed}")
+    print(f"fits: {fixed.iterations} iterations, {fixed.num_gaussians} Gaussians; " + (
+        "rig refined from keypoint tracks, then the default fit and + optimize_pose"
+        if args.track_frames else f"refined fits differ from the defaults in {changed}"))
     print(f"perturbation: cameras 1..C-1 by ROT degrees and {args.translation:.1%} of their "
           f"distance to the subject, directions from seeds {args.perturb_seeds}; camera 0 "
-          f"exact")
+          f"exact; keypoints: {kp_mode}")
 
+    if args.track_frames:
+        for rig in args.rigs:
+            _track_rows(rig, _demo(work, rig, args.size), work, run, fixed, args)
+        return
     scenes = [(f"{rig} demo", _demo(work, rig, args.size)) for rig in args.rigs]
     scenes += [(p.resolve().name, p) for p in args.scene]
     rows = []
     head = ("| scene | rotation error | draw | perturbed | refined | exact | won back | "
+            + ("photometric only | won back | " if args.photometric_too else "")
+            + "keypoints: applied, px before -> after, rot err | "
             "rotation err (deg) before -> after | centre err (%) before -> after | "
             "gauge scale | fit s fixed / refined |")
     for name, scene_dir in scenes:
-        exact = prepare(scene_dir, run)
+        def with_keypoints(root: Path, cameras: list[Camera], draw: int) -> Path:
+            return _perturbed_scene(scene_dir, root, cameras, None if args.no_keypoints else
+                                    (args.keypoint_noise, (args.keypoint_seed, draw + 1)))
+
+        true_world = list(prepare(scene_dir, run).scene.cameras)
+        exact = prepare(with_keypoints(work / f"{scene_dir.parent.name}_exact", true_world,
+                                       -1), run, scene_id=scene_dir.resolve().name)
         gt_dir = scene_dir / GT_ORBIT_DIR
         gt = load_ground_truth(gt_dir) if (gt_dir / "opencv_cameras.json").is_file() else None
-        true_world = list(exact.scene.cameras)
         centre = exact.similarity.inverse().apply_points(np.zeros((1, 3)))[0]
 
         print(f"\n{name}: {scene_dir}, {len(true_world)} views")
@@ -147,8 +202,8 @@ def main() -> None:
         for draw, deg in [(d, e) for d in args.perturb_seeds for e in args.errors]:
             given = perturb_cameras(true_world, range(1, len(true_world)), deg,
                                     args.translation, centre, draw)
-            pert_dir = _perturbed_scene(
-                scene_dir, work / f"{scene_dir.parent.name}_{deg}_d{draw}", given)
+            pert_dir = with_keypoints(work / f"{scene_dir.parent.name}_{deg}_d{draw}", given,
+                                      draw)
             prep = prepare(pert_dir, run, scene_id=exact.scene_id)
             fit_f, secs_f = _fit(prep, run, fixed)
             fit_r, secs_r = _fit(prep, run, refined)
@@ -158,8 +213,14 @@ def main() -> None:
             rot0, ctr0 = relative_pose_errors(prep.canonical.cameras, true_canon, 0)
             rot1, ctr1 = relative_pose_errors(fit_r.cameras, true_canon, 0)
             won = (p_r - p_f) / (exact_psnr - p_f) if gt is not None else float("nan")
+            photo = ""
+            if args.photometric_too:
+                fit_p, _ = _fit(prep, run, photometric)
+                p_p = _held_out(fit_p, prep, gt, true_world, align=True)[0]
+                photo = f"{_db(p_p)} | {(p_p - p_f) / (exact_psnr - p_f):.0%} | "
+            kp = _keypoint_column(prep, fit_r, true_canon)
             print(f"| {name} | {deg:.1f} deg + {args.translation:.1%} | {draw} | {_db(p_f)} | "
-                  f"{_db(p_r)} | {_db(exact_psnr)} | {won:.0%} | "
+                  f"{_db(p_r)} | {_db(exact_psnr)} | {won:.0%} | {photo}{kp} | "
                   f"{rot0[1:].mean():.2f} -> {rot1[1:].mean():.2f} | "
                   f"{100 * ctr0[1:].mean():.2f} -> {100 * ctr1[1:].mean():.2f} | "
                   f"{scale:.4f} | {secs_f:.0f} / {secs_r:.0f} |", flush=True)
@@ -170,9 +231,84 @@ def main() -> None:
                          "rotation_err_after": rot1.tolist(), "centre_err_before":
                          ctr0.tolist(), "centre_err_after": ctr1.tolist(),
                          "gauge_scale": scale, "fit_s": [secs_f, secs_r],
-                         "corrections": fit_r.pose_deltas})
+                         "corrections": fit_r.pose_deltas,
+                         "pose_keypoints": fit_r.pose_keypoints})
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=float))
+
+
+def _track_rows(rig: str, scene_dir: Path, work: Path, run: RunConfig, fixed, args) -> None:
+    """The --track-frames table of one demo rig (module docstring)."""
+    from splatsynth.demo.recording import demo_recording_cameras, walk_poses
+    from splatsynth.demo.toy_mouse import TOY_MOUSE_KEYPOINTS, keypoint_visibility
+    from splatsynth.ingest.config import RigConfig
+    from splatsynth.ingest.rig import refine_cameras
+
+    true_world = list(prepare(scene_dir, run).scene.cameras)
+    if rig == "dannce":
+        full = demo_recording_cameras()
+        assert all(np.allclose(a.w2c, b.w2c, atol=1e-6) for a, b in zip(full, true_world))
+        poses = walk_poses(args.track_frames)
+    else:
+        full = [replace(c, w=2 * c.w, h=2 * c.h, cx=c.cx + c.w // 2, cy=c.cy + c.h // 2)
+                for c in true_world]
+        poses = walk_poses(args.track_frames, radius=0.6)
+    pts = TOY_MOUSE_KEYPOINTS.points
+    clean = np.zeros((len(full), len(poses), len(pts), 3))
+    for f, pose in enumerate(poses):
+        for k, cam in enumerate(full):
+            local = cam.with_w2c(cam.w2c @ pose)
+            clean[k, f, :, :2] = local.project(pts)[0]
+            clean[k, f, :, 2] = keypoint_visibility(local)
+    rig_cfg = RigConfig(noise_px=args.keypoint_noise)
+    exact = prepare(_perturbed_scene(scene_dir, work / f"{rig}_exact", true_world, None), run,
+                    scene_id=scene_dir.resolve().name)
+    gt = load_ground_truth(scene_dir / GT_ORBIT_DIR)
+    fit, secs = _fit(exact, run, fixed)
+    exact_psnr = _held_out(fit, exact, gt, true_world)[0]
+    centre = exact.similarity.inverse().apply_points(np.zeros((1, 3)))[0]
+    seen = clean[..., 2].mean()
+    print(f"\n{rig} demo: {scene_dir}; {len(poses)} frames of tracks, {seen:.0%} of the "
+          f"labels seen, {args.keypoint_noise:g} px noise; exact cameras: {_db(exact_psnr)} dB "
+          f"({secs:.0f} s)")
+    head = ("| rig | rotation error | draw | perturbed | rig refined | won back | "
+            "+ optimize_pose | won back | exact | refinement: applied, px before -> after | "
+            "rotation err (deg) before -> after | centre err (%) before -> after | "
+            "refine s |")
+    print(head)
+    print("|---" * (head.count("|") - 1) + "|")
+    for draw, deg in [(d, e) for d in args.perturb_seeds for e in args.errors]:
+        given = perturb_cameras(true_world, range(1, len(true_world)), deg, args.translation,
+                                centre, draw)
+        rng = np.random.default_rng([args.keypoint_seed, draw + 1])
+        tracks = clean.copy()
+        tracks[..., :2] += rng.normal(0.0, args.keypoint_noise, tracks[..., :2].shape)
+        t = time.perf_counter()
+        res = refine_cameras([f.with_w2c(g.w2c) for f, g in zip(full, given)], tracks, rig_cfg)
+        t_ref = time.perf_counter() - t
+        refined = [g.with_w2c(r.w2c) for g, r in zip(given, res.cameras)]
+        rot0, ctr0 = relative_pose_errors(given, true_world, 0)
+        rot1, ctr1 = relative_pose_errors(refined, true_world, 0)
+        root = work / f"{rig}_{deg}_d{draw}"
+        prep_p = prepare(_perturbed_scene(scene_dir, root / "given", given, None), run,
+                         scene_id=exact.scene_id)
+        prep_r = prepare(_perturbed_scene(scene_dir, root / "refined", refined, None), run,
+                         scene_id=exact.scene_id)
+        p_f = _held_out(_fit(prep_p, run, fixed)[0], prep_p, gt, true_world)[0]
+        p_r = _held_out(_fit(prep_r, run, fixed)[0], prep_r, gt, true_world)[0]
+        fit_o = _fit(prep_r, run, replace(fixed, optimize_pose=True))[0]
+        p_o = _held_out(fit_o, prep_r, gt, true_world, align=True)[0]
+
+        def won(p: float) -> str:
+            return f"{(p - p_f) / (exact_psnr - p_f):.0%}"
+
+        print(f"| {rig} | {deg:.1f} deg + {args.translation:.1%} | {draw} | {_db(p_f)} | "
+              f"{_db(p_r)} | {won(p_r)} | {_db(p_o)} | {won(p_o)} | {_db(exact_psnr)} | "
+              f"{'yes' if res.applied else 'no: ' + res.reason[:40]}, "
+              f"{res.residual_before[0]:.1f} -> {res.residual_after[0]:.1f} | "
+              f"{rot0[1:].mean():.2f} -> {rot1[1:].mean():.2f} | "
+              f"{100 * ctr0[1:].mean():.2f} -> {100 * ctr1[1:].mean():.2f} | {t_ref:.1f} |",
+              flush=True)
 
 
 def _settings(cfg, pairs: list[str]) -> dict:
@@ -193,9 +329,11 @@ def _demo(work: Path, rig: str, size: int) -> Path:
     return scene_dir
 
 
-def _perturbed_scene(scene_dir: Path, root: Path, cameras: list[Camera]) -> Path:
+def _perturbed_scene(scene_dir: Path, root: Path, cameras: list[Camera],
+                     keypoints: tuple[float, tuple[int, int]] | None) -> Path:
     """A copy of ``scene_dir`` (hard links where possible; scenes refuse symlinks) with
-    ``cameras``, without its ground truth."""
+    ``cameras``, without its ground truth, and with its keypoints given ``keypoints`` =
+    (noise px, seed) of noise (none when None)."""
     out = root / scene_dir.name
     if out.exists():
         shutil.rmtree(out)
@@ -208,13 +346,34 @@ def _perturbed_scene(scene_dir: Path, root: Path, cameras: list[Camera]) -> Path
             shutil.copy2(src, dst)
 
     shutil.copytree(scene_dir, out, copy_function=link,
-                    ignore=lambda d, names: [n for n in names if n in (CAMERAS_FILE, "gt")])
+                    ignore=lambda d, names: [n for n in names
+                                             if n in (CAMERAS_FILE, KEYPOINTS_FILE, "gt")])
+    if keypoints is not None and (scene_dir / KEYPOINTS_FILE).is_file():
+        noise, seed = keypoints
+        kdoc = json.loads((scene_dir / KEYPOINTS_FILE).read_text())
+        rng = np.random.default_rng(list(seed))
+        for fp in sorted(kdoc["views"]):
+            kp = np.asarray(kdoc["views"][fp], np.float64)
+            kp[:, :2] += rng.normal(0.0, noise, (len(kp), 2))
+            kdoc["views"][fp] = kp.tolist()
+        atomic_write_json(out / KEYPOINTS_FILE, kdoc, indent=1)
     doc = json.loads((scene_dir / CAMERAS_FILE).read_text())
     new = cameras_to_json(cameras, doc.get("id"))
     for f, c in zip(doc["frames"], new["frames"]):
         f["w2c"] = c["w2c"]  # everything else (distortion, names) as it was
     (out / CAMERAS_FILE).write_text(json.dumps(doc, indent=1))
     return out
+
+
+def _keypoint_column(prep: Prepared, fit: FitResult, true_canon: list[Camera]) -> str:
+    """The keypoint alignment on its own (as the refined fit ran it): applied or not, its
+    median reprojection error before -> after (px), the rotation error it leaves (deg)."""
+    if fit.pose_keypoints is None:
+        return "-"
+    a = align_scene_keypoints(prep.canonical, fit.train_views, fit.config.pose_keypoint_px)
+    rot = relative_pose_errors(a.cameras, true_canon, 0)[0]
+    return (f"{'yes' if a.applied else 'no'}, {a.residual_before[0]:.1f} -> "
+            f"{a.residual_after[0]:.1f}, {rot[1:].mean():.2f}")
 
 
 def _fit(prep: Prepared, run: RunConfig, cfg) -> tuple[FitResult, float]:

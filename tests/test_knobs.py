@@ -64,6 +64,7 @@ BAD = [
     ("fit.pose_stage_gaussians", 0, ">= 1"),
     ("fit.lr_pose_stage", 0.0, "> 0"),
     ("fit.pose_warn_px", 0.0, "> 0"),
+    ("fit.pose_keypoint_px", 0.0, "> 0"),
     ("fit.pose_stage_levels", -1, ">= 0"),
     ("fit.depth_weight", -1.0, ">= 0"),
     ("fit.normal_weight", -1.0, ">= 0"),

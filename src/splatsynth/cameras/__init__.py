@@ -12,6 +12,7 @@ from .camera import (
     opengl_c2w_from_opencv_c2w,
     w2c_from_c2w,
 )
+from .keypoint_alignment import KeypointAlignment, align_to_keypoints, keypoint_array
 from .orbits import (
     FACELIFT_FOCAL_512,
     MVDIFFUSION_AZIMUTHS_DEG,
@@ -30,4 +31,5 @@ __all__ = [
     "orbit_cameras", "mvdiffusion_cameras", "rig_ring", "camera_on_sphere", "cameras_to_json",
     "FACELIFT_FOCAL_512", "MVDIFFUSION_AZIMUTHS_DEG", "rotation_from_quat_wxyz",
     "quat_wxyz_from_rotation", "MAX_IMAGE_SIDE", "MAX_IMAGE_PIXELS", "image_size_problem",
+    "KeypointAlignment", "align_to_keypoints", "keypoint_array",
 ]

@@ -130,6 +130,18 @@ class FitConfig(Knobs):
     optimize_pose: bool = False
     """Learn a 6-dof delta pose per input view (the first training view held fixed as the
     gauge), after a pose stage (``pose_stage``). See docs/fit.md, "Pose refinement"."""
+    pose_keypoints: bool = False
+    """With ``optimize_pose``, when the scene has 2D keypoints: first align the cameras to
+    them (robust bundle adjustment, the cameras turning about their centres, the first
+    training view fixed; :func:`splatsynth.cameras.align_to_keypoints`), accepted only when
+    the keypoints show an error beyond their noise; the pose stage and the fit start from
+    there. Off by default: one frame of the demo's 9 keypoints with 3 px of noise left the
+    cameras 0.4-0.6 degrees off, and the photometric stage then won back less (68-74% instead
+    of 91-93% on the ring, bench/RESULTS.md, "Pose refinement")."""
+    pose_keypoint_px: float = 3.0
+    """Expected error of the scene's 2D keypoints in pixels: the scale of the alignment's
+    robust loss (labels much further off count as outliers). 3 px is what the real DANNCE
+    labels suggest (bench/RESULTS.md, "Pose refinement")."""
     lr_pose: float = 3e-4
     """Learning rate of the pose deltas in the fit, after the pose stage (decays to 10% by its
     end). On the ring demo 3e-4 won back 93% of a 0.5 degree error's loss where 1e-3 won back
@@ -187,7 +199,8 @@ class FitConfig(Knobs):
         self._check("sh_degree", 0 <= self.sh_degree <= 3, "0..3")
         # Learning rates: a parameter is never meant to be frozen (0) here.
         for name in ("lr_position", "lr_feature", "lr_opacity", "lr_scaling", "lr_rotation",
-                     "lr_pose", "lr_pose_stage", "curvature_clamp", "pose_warn_px"):
+                     "lr_pose", "lr_pose_stage", "curvature_clamp", "pose_warn_px",
+                     "pose_keypoint_px"):
             self._positive(name)
         # Weights: 0 switches the term off.
         for name in ("mask_weight", "opacity_reg", "scale_reg", "needle_reg", "aniso_reg",

@@ -4,7 +4,8 @@ The loop reads like the method: draw a training view, render it with the primiti
 (:mod:`.methods`), add up the loss terms that apply (:mod:`.objective`), step the optimizers,
 let the densification strategy (:class:`splatsynth.optim.Strategy`) change the set.
 
-With ``optimize_pose``, the same loop first runs as a pose stage: a few short rounds on small
+With ``optimize_pose``, the cameras are first aligned to the scene's 2D keypoints when it has
+them (``pose_keypoints``), then the same loop runs as a pose stage: a few short rounds on small
 copies of the views, each from fresh Gaussians carved from the cameras as refined so far, with
 only the poses' rotations learning; the fit proper then starts from the refined cameras and
 keeps refining all six degrees of freedom (docs/fit.md, "Pose refinement").
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..cameras import Camera
+from ..cameras import Camera, KeypointAlignment, align_to_keypoints, keypoint_array
 from ..errors import FitDiverged, SplatsynthError
 from ..gaussians import Gaussians, num_sh_coeffs
 from ..metrics import SceneMetrics, ScoreSet, ViewScores, score_view
@@ -86,6 +87,9 @@ class FitResult:
             (:meth:`PoseDeltas.report` and :func:`~splatsynth.optim.pose.pose_corrections`:
             ``rotation_deg``, ``centre_shift``, ``shift_px``), and ``suspect`` when
             ``shift_px`` exceeds ``fit.pose_warn_px``; empty when pose refinement was off.
+            With a keypoint alignment, also ``keypoint_rotation_deg``: its share of the angle.
+        pose_keypoints: the keypoint alignment's digest (:meth:`KeypointAlignment.summary`:
+            applied or why not, residuals before and after), None when it did not run.
         warnings: what the user should know about the result (suspect calibrations).
         scores: every input view re-rendered at ``cameras`` and scored.
         train_views: indices of the views trained on (all but ``config.holdout_view``).
@@ -107,6 +111,7 @@ class FitResult:
     history: list[dict]
     config: FitConfig
     renders: Renders | None = None
+    pose_keypoints: dict | None = None
 
     @property
     def metrics(self) -> SceneMetrics:
@@ -157,13 +162,25 @@ def _fit_scene(scene: Scene, cfg: FitConfig, on_step: Callable[[StepRecord], Non
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     poses = PoseDeltas(n_views, fixed=train[0]) if cfg.optimize_pose else None
+    alignment = None
+    if poses is not None and cfg.pose_keypoints and scene.has_keypoints:
+        # Keypoints pin gross errors the photometric stage's basin may not reach; the
+        # deltas start from the aligned cameras, so every correction stays measured from
+        # the calibration.
+        t = time.perf_counter()
+        alignment = align_scene_keypoints(scene, train, cfg.pose_keypoint_px)
+        if alignment.applied:
+            poses.start_at(np.stack([c.w2c for c in scene.cameras]),
+                           np.stack([c.w2c for c in alignment.cameras]))
+        timings["pose_keypoints"] = time.perf_counter() - t
     if poses is not None and cfg.pose_stage > 0:
         # The pose stage: short fits on small copies of the views, poses turning only, each
         # starting over from the hull of the cameras as refined so far (module docstring).
+        t = time.perf_counter()
         stage = pose_stage_config(cfg)
         for factor in pose_stage_factors(scene, cfg):
             _optimize(scene, stage, method, train, poses, factor, None, rotation_only=True)
-        timings["pose_stage"] = time.perf_counter() - t_start
+        timings["pose_stage"] = time.perf_counter() - t
     fit = _optimize(scene, cfg, method, train, poses, 2, on_step)
     timings.update(fit.timings)
     params, history = fit.params, fit.history
@@ -187,6 +204,9 @@ def _fit_scene(scene: Scene, cfg: FitConfig, on_step: Callable[[StepRecord], Non
         for d, corr in zip(pose_report, pose_corrections(scene.cameras, cameras,
                                                           _subject_points(gaussians))):
             d.update(corr, suspect=corr["shift_px"] > cfg.pose_warn_px)
+        if alignment is not None:
+            for d, deg in zip(pose_report, alignment.rotation_deg):
+                d["keypoint_rotation_deg"] = float(deg)
         warnings += [f"view {v.name}: pose refinement moved it by {d['shift_px']:.1f} px "
                      f"({d['rotation_deg']:.2f} deg) at the subject, more than "
                      f"fit.pose_warn_px={cfg.pose_warn_px:g}: check its calibration"
@@ -200,7 +220,8 @@ def _fit_scene(scene: Scene, cfg: FitConfig, on_step: Callable[[StepRecord], Non
     timings["total"] = time.perf_counter() - t_start
     return FitResult(gaussians=gaussians, cameras=cameras, pose_deltas=pose_report,
                      warnings=warnings, scores=scores, train_views=train, timings=timings,
-                     history=history, config=cfg, renders=renders)
+                     history=history, config=cfg, renders=renders,
+                     pose_keypoints=None if alignment is None else alignment.summary())
 
 
 @dataclass
@@ -342,6 +363,16 @@ def _refined_cameras(scene: Scene, poses: PoseDeltas) -> list[Camera]:
         w2c = torch.as_tensor(np.stack([c.w2c for c in scene.cameras]), dtype=torch.float64)
         refined = poses(w2c, torch.arange(len(scene.views))).numpy()
     return [c.with_w2c(m) for c, m in zip(scene.cameras, refined)]
+
+
+def align_scene_keypoints(scene: Scene, train: list[int], noise_px: float
+                          ) -> KeypointAlignment:
+    """The keypoint alignment of the training views' cameras (``train[0]`` fixed); views
+    without keypoints take part as unseen."""
+    k = len(scene.keypoint_names or [])
+    kp = keypoint_array([v.keypoints for v in scene.views], k)
+    return align_to_keypoints(scene.cameras, kp, gauge=train[0], views=train,
+                              noise_px=noise_px)
 
 
 def pose_stage_config(cfg: FitConfig) -> FitConfig:

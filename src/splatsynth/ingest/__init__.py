@@ -11,7 +11,7 @@ writes one scene folder per good frame, resumably and atomically.
                      IngestConfig(every=10, skip="5900,11800,17700"))
 """
 
-from .config import BackgroundConfig, CheckConfig, IngestConfig
+from .config import BackgroundConfig, CheckConfig, IngestConfig, RigConfig
 from .crop import CropBox, crop_image, subject_box
 from .formats import READERS, RecordingFormat, read_recording
 from .frame import FrameResult
@@ -20,7 +20,7 @@ from .run import IngestSummary, ingest
 from .writer import INGEST_LOG, SCENES_LIST, SOURCE_FILE, scene_id
 
 __all__ = [
-    "ingest", "IngestConfig", "BackgroundConfig", "CheckConfig", "IngestSummary",
+    "ingest", "IngestConfig", "BackgroundConfig", "CheckConfig", "RigConfig", "IngestSummary",
     "read_recording", "Recording", "CameraStreams", "FrameResult", "READERS",
     "RecordingFormat", "CropBox", "subject_box", "crop_image", "scene_id", "SCENES_LIST",
     "INGEST_LOG", "SOURCE_FILE",

@@ -78,6 +78,43 @@ class CheckConfig(Knobs):
 
 
 @dataclass(frozen=True)
+class RigConfig(Knobs):
+    """Refining the rig's calibration once per recording from its keypoint tracks, before any
+    scene is written (docs/ingest.md, "Rig refinement")."""
+
+    refine: Literal["keypoints", "off"] = "keypoints"
+    """"keypoints": a robust bundle adjustment of cameras 1..C-1 (camera 0 is the gauge) over
+    the tracks of up to ``frames`` frames spread across the recording; applied when an F-test
+    says the tracks show the calibration to be off beyond their noise, and every scene gets
+    the refined cameras. "off": the calibration as given. A recording without tracks is
+    ingested as given either way (source.json says why)."""
+    frames: int = 100
+    """Frames whose tracks are used, spread evenly over the frames that have tracks (all of
+    the recording, not just the selected ones: the calibration belongs to the rig, and every
+    run of a resumed or split ingest should agree on it)."""
+    noise_px: float = 3.0
+    """Expected label error (pixels of the full frame): the robust loss's scale. 3 px is what
+    the real DANNCE labels show (bench/RESULTS.md, "Pose refinement")."""
+    centre_sigma: float = 0.005
+    """How far a camera's centre may plausibly be off, as a fraction of its distance to the
+    subject (0 keeps the centres fixed and turns the cameras only). Many frames tell a centre's
+    error from a turn; with centres fixed, a 0.5 % centre error leaves 0.2 deg of turn behind
+    on the demo rig, with them free 0.05 deg."""
+    warn_deg: float = 0.3
+    """A camera whose correction turns it by more than this is flagged (its calibration is
+    suspect: re-calibrate, or check that camera's tracks)."""
+
+    section: ClassVar[str] = "ingest.rig"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._at_least("frames", 1)
+        self._check("noise_px", self.noise_px > 0, "> 0")
+        self._within("centre_sigma", 0, 0.1)
+        self._check("warn_deg", self.warn_deg > 0, "> 0")
+
+
+@dataclass(frozen=True)
 class IngestConfig(Knobs):
     """Which frames of a recording become scenes, and how their masks and crops are made."""
 
@@ -116,6 +153,8 @@ class IngestConfig(Knobs):
     """The background model (masks from video frames alone)."""
     checks: CheckConfig = field(default_factory=CheckConfig)
     """Per-frame checks and how many bad views a frame may have."""
+    rig: RigConfig = field(default_factory=RigConfig)
+    """Refining the rig's calibration from the recording's keypoint tracks."""
 
     section: ClassVar[str] = "ingest"
 

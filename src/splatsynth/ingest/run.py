@@ -24,6 +24,7 @@ from .formats import read_recording
 from .frame import FrameResult, process_frame
 from .masks import background_median, raw_area
 from .recording import Recording
+from .rig import RigRefinement, refine_rig, write_rig_report
 from .video import read_synced
 from .writer import (
     INGEST_LOG,
@@ -55,6 +56,8 @@ class IngestSummary:
         seconds: wall time.
         scenes_list: path of scenes.txt.
         log: path of ingest.jsonl.
+        rig: the rig refinement (None when no scene was to be written).
+        rig_report: path of rig_<recording>.json (None with it).
     """
 
     recording: str
@@ -67,13 +70,20 @@ class IngestSummary:
     seconds: float = 0.0
     scenes_list: Path | None = None
     log: Path | None = None
+    rig: RigRefinement | None = None
+    rig_report: Path | None = None
 
     def __str__(self) -> str:
         rate = (len(self.written) + len(self.skipped)) / self.seconds if self.seconds else 0.0
+        rig = ""
+        if self.rig is not None:
+            rig = "\n" + "\n".join(self.rig.lines())
+            if self.rig_report is not None:
+                rig += f"\nrig report: {self.rig_report}"
         return (f"{self.recording}: {self.selected} frames selected, {len(self.written)} scenes "
                 f"written, {self.already_done} already there, {len(self.skipped)} skipped "
                 f"(see {self.log}); masks from {self.mask_method}; {self.seconds:.1f} s "
-                f"({rate:.1f} frames/s)\nscene list: {self.scenes_list}")
+                f"({rate:.1f} frames/s){rig}\nscene list: {self.scenes_list}")
 
 
 def mask_method(rec: Recording, cfg: IngestConfig) -> str:
@@ -119,6 +129,13 @@ def ingest(fmt: str, src: str | Path, out: str | Path, cfg: IngestConfig | None 
     summary = IngestSummary(rec.name, out, method, selected=len(frames))
     todo = [f for f in frames if cfg.force or not is_finished(out / scene_id(rec.name, f))]
     summary.already_done = len(frames) - len(todo)
+    if todo:
+        # Once per recording, before any scene: every scene gets the same (refined) rig.
+        rec, summary.rig = refine_rig(rec, n, cfg.skip_frames, cfg.rig)
+        summary.rig_report = write_rig_report(out, rec.name, summary.rig)
+        if cfg.progress:
+            for line in summary.rig.lines():
+                print(line, file=sys.stderr, flush=True)
     backgrounds = raw_backgrounds = None
     if todo and method == "background":
         raw_backgrounds = [background_median(c.video, cfg.background.samples)
@@ -206,6 +223,9 @@ def _commit(rec: Recording, res: FrameResult, out: Path, cfg: IngestConfig, meth
         "fps": rec.fps, "mask_method": method, "crop": cfg.crop,
         "crops": {k: b.to_dict() for k, b in res.crops.items()},
         "calibration": rec.calibration,
+        "rig": None if summary.rig is None else {
+            **summary.rig.to_source(),
+            "report": None if summary.rig_report is None else summary.rig_report.name},
         "views": [c.view for c in good], "dropped_views": [c.view for c in bad],
         "checks": [c.to_dict() for c in res.checks],
         "config": cfg.to_dict(),

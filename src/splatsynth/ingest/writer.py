@@ -7,6 +7,7 @@
       source.json       # recording, frame, time, mask method, crop, per-view checks, config
     SCENES/scenes.txt   # every finished scene folder here, one name per line (for batch)
     SCENES/ingest.jsonl # one line per frame skipped: recording, frame, reason, view problems
+    SCENES/rig_<recording>.json  # the rig refinement (written by :mod:`.rig`)
 
 A scene folder is built in a hidden temporary sibling and renamed into place when complete
 (:func:`splatsynth.fileio.atomic_directory`), so an interrupted run leaves nothing half

@@ -65,6 +65,25 @@ class PoseDeltas(torch.nn.Module):
         d = (self.deltas * self.gauge)[idx]
         return delta_matrices(d.to(w2c.dtype)) @ w2c
 
+    @torch.no_grad()
+    def start_at(self, given_w2c: np.ndarray, start_w2c: np.ndarray) -> None:
+        """Set the deltas so the refined cameras begin at ``start_w2c`` rather than at the
+        given ones (e.g. after a keypoint alignment), every correction still measured from
+        ``given_w2c``. The gauge view's delta stays zero.
+
+        Args:
+            given_w2c: [C, 4, 4] the calibrated world-to-camera matrices.
+            start_w2c: [C, 4, 4] where refinement should start (rigid, same world frame).
+        """
+        from scipy.spatial.transform import Rotation
+
+        given = np.asarray(given_w2c, np.float64)
+        start = np.asarray(start_w2c, np.float64)
+        delta = start @ np.linalg.inv(given)  # refined = delta @ given
+        phi = Rotation.from_matrix(delta[:, :3, :3]).as_rotvec()
+        d = torch.as_tensor(np.concatenate([delta[:, :3, 3], phi], 1), dtype=self.deltas.dtype)
+        self.deltas.copy_(d * self.gauge)
+
     def report(self) -> list[dict]:
         """Per-view delta as rotation (degrees) and translation (world units) magnitudes."""
         d = (self.deltas * self.gauge).detach().double()

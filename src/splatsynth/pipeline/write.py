@@ -331,6 +331,7 @@ def write_scene_report(scene_dir: Path, p: SceneProducts, timings: dict[str, flo
         p.prepared.scene_id, metrics=p.evaluation.metrics.to_json(), timings=timings,
         config=config_to_dict(p.cfg), normalization=sim.to_dict(),
         refined_cameras=refined if p.cfg.fit.optimize_pose else [], pose_deltas=deltas,
+        pose_keypoints=fit.pose_keypoints,
         scene_input={"path": str(p.prepared.path.resolve()), "views": len(scene.views),
                      "has_masks": scene.has_masks, "has_keypoints": scene.has_keypoints,
                      "fit_timings": fit.timings, "history": fit.history[-1:],

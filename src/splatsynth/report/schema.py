@@ -59,6 +59,7 @@ def build_report(scene_id: str, *, metrics: Mapping[str, Any] | None = None,
                  normalization: Mapping[str, Any] | None = None,
                  refined_cameras: Sequence[Any] | None = None,
                  pose_deltas: Sequence[Any] | None = None,
+                 pose_keypoints: Mapping[str, Any] | None = None,
                  scene_input: Mapping[str, Any] | None = None,
                  outputs: Mapping[str, Any] | None = None,
                  check: Mapping[str, Any] | None = None,
@@ -82,6 +83,8 @@ def build_report(scene_id: str, *, metrics: Mapping[str, Any] | None = None,
         refined_cameras: the input cameras after pose refinement (``Camera`` or frame dicts).
         pose_deltas: per input view, e.g. ``{"file_path", "rotation_deg", "shift_px",
             "centre_shift", "suspect", "translation"}``.
+        pose_keypoints: the keypoint alignment's digest when it ran (``applied``, ``reason``,
+            ``residual_px_before`` / ``_after``, ...; see ``cameras.KeypointAlignment.summary``).
         scene_input: where the scene came from, e.g. ``{"path": .., "views": 6}``.
         outputs: relative paths of written files (the writers' manifests).
         check: the post-fit check's numbers and verdict (``pipeline.FitCheck.to_json``).
@@ -110,6 +113,8 @@ def build_report(scene_id: str, *, metrics: Mapping[str, Any] | None = None,
         "warnings": list(warnings or []),
         "versions": software_versions(),
     }
+    if pose_keypoints is not None:
+        report["cameras"]["pose_keypoints"] = dict(pose_keypoints)
     if check is not None:
         report["check"] = dict(check)
     if retry is not None:
