@@ -88,7 +88,7 @@ class RigConfig(Knobs):
     says the tracks show the calibration to be off beyond their noise, and every scene gets
     the refined cameras. "off": the calibration as given. A recording without tracks is
     ingested as given either way (source.json says why)."""
-    frames: int = 100
+    frames: int = 300
     """Frames whose tracks are used, spread evenly over the frames that have tracks (all of
     the recording, not just the selected ones: the calibration belongs to the rig, and every
     run of a resumed or split ingest should agree on it)."""
