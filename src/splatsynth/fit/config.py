@@ -142,6 +142,12 @@ class FitConfig(Knobs):
     """Expected error of the scene's 2D keypoints in pixels: the scale of the alignment's
     robust loss (labels much further off count as outliers). 3 px is what the real DANNCE
     labels suggest (bench/RESULTS.md, "Pose refinement")."""
+    pose_if_rig_refined: bool = True
+    """Refine poses (as ``optimize_pose``) for a scene whose ingest found its rig's calibration
+    off and refined it from keypoint tracks (its ``source.json`` says ``rig.applied``): what the
+    rig refinement leaves, ~0.1 degree, still costs 1-3 dB, and the pose stage wins most of it
+    back (90-99% of the loss in all, bench/RESULTS.md, "Rig refinement from keypoint tracks").
+    Scenes from exact or unrefined calibrations are fitted as ``optimize_pose`` says."""
     lr_pose: float = 3e-4
     """Learning rate of the pose deltas in the fit, after the pose stage (decays to 10% by its
     end). On the ring demo 3e-4 won back 93% of a 0.5 degree error's loss where 1e-3 won back

@@ -142,8 +142,11 @@ def fit_scene(scene: Scene, cfg: FitConfig | None = None, *,
         FitDiverged: the parameters or the loss left every sane range.
         SplatsynthError: the scene cannot be fitted with these settings.
     """
+    cfg = cfg or FitConfig()
+    if not cfg.optimize_pose and cfg.pose_if_rig_refined and scene.extras.get("rig_refined"):
+        cfg = replace(cfg, optimize_pose=True)  # FitResult.config says what ran
     with thread_policy(fitting=True):
-        return _fit_scene(scene, cfg or FitConfig(), on_step)
+        return _fit_scene(scene, cfg, on_step)
 
 
 def _fit_scene(scene: Scene, cfg: FitConfig, on_step: Callable[[StepRecord], None] | None

@@ -35,9 +35,8 @@ from ..fileio import (
     write_jsonl,
     write_list_file,
 )
-from ..scene_io.validate import CAMERAS_FILE, KEYPOINTS_FILE, inspect_scene
+from ..scene_io.validate import CAMERAS_FILE, KEYPOINTS_FILE, SOURCE_FILE, inspect_scene
 
-SOURCE_FILE = "source.json"
 SCENES_LIST = "scenes.txt"
 INGEST_LOG = "ingest.jsonl"
 

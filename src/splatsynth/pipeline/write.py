@@ -329,8 +329,8 @@ def write_scene_report(scene_dir: Path, p: SceneProducts, timings: dict[str, flo
               for v, d in zip(scene.views, fit.pose_deltas)]
     report = build_report(
         p.prepared.scene_id, metrics=p.evaluation.metrics.to_json(), timings=timings,
-        config=config_to_dict(p.cfg), normalization=sim.to_dict(),
-        refined_cameras=refined if p.cfg.fit.optimize_pose else [], pose_deltas=deltas,
+        config=config_to_dict(replace(p.cfg, fit=fit.config)), normalization=sim.to_dict(),
+        refined_cameras=refined if fit.config.optimize_pose else [], pose_deltas=deltas,
         pose_keypoints=fit.pose_keypoints,
         scene_input={"path": str(p.prepared.path.resolve()), "views": len(scene.views),
                      "has_masks": scene.has_masks, "has_keypoints": scene.has_keypoints,

@@ -13,6 +13,7 @@ in-memory scene is always pinhole.
 
 from __future__ import annotations
 
+import json
 import posixpath
 import shutil
 from dataclasses import replace
@@ -35,7 +36,13 @@ from ..fileio import (
 )
 from .scene import Scene, View
 from .undistort import undistort_image, undistort_points
-from .validate import CAMERAS_FILE, KEYPOINTS_FILE, inspect_scene, unsafe_path_reason
+from .validate import (
+    CAMERAS_FILE,
+    KEYPOINTS_FILE,
+    SOURCE_FILE,
+    inspect_scene,
+    unsafe_path_reason,
+)
 
 
 def load_scene(path: str | Path, *, scene_id: str | None = None) -> Scene:
@@ -48,7 +55,8 @@ def load_scene(path: str | Path, *, scene_id: str | None = None) -> Scene:
         the scene: float32 RGB images [H, W, 3] in [0, 1], masks [H, W] (from ``mask_path``,
         ``masks/<stem>.png`` or the alpha channel) or None per view,
         keypoints [K, 3] when ``keypoints.json`` exists; 3D keypoints (if any) in
-        ``extras["keypoints_3d"]`` [K, 3].
+        ``extras["keypoints_3d"]`` [K, 3]; ``extras["rig_refined"]`` True when the scene's
+        ``source.json`` says its ingest found the rig's calibration off and refined it.
     Raises:
         SceneError: listing every problem :func:`check_scene` finds.
     """
@@ -73,8 +81,21 @@ def load_scene(path: str | Path, *, scene_id: str | None = None) -> Scene:
     extras: dict[str, Any] = {}
     if insp.keypoints_3d is not None:
         extras["keypoints_3d"] = insp.keypoints_3d
+    if _rig_refined(root):
+        extras["rig_refined"] = True
     return Scene(scene_id=scene_id or root.resolve().name, views=views,
                  keypoint_names=insp.keypoint_names, root=root, extras=extras)
+
+
+def _rig_refined(root: Path) -> bool:
+    """Whether ``source.json`` (written by ``splatsynth ingest``) says the rig's calibration was
+    refined from keypoint tracks. Provenance only: a missing or unreadable file means no."""
+    try:
+        doc = json.loads((root / SOURCE_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    rig = doc.get("rig") if isinstance(doc, dict) else None
+    return isinstance(rig, dict) and rig.get("applied") is True
 
 
 def _undistort_keypoints(kp: np.ndarray, K_src: np.ndarray, dist: np.ndarray,

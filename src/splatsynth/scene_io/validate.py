@@ -54,6 +54,8 @@ from .images import ImageError, load_image, load_mask
 
 CAMERAS_FILE = "cameras.json"
 KEYPOINTS_FILE = "keypoints.json"
+SOURCE_FILE = "source.json"
+"""Where a scene came from, written by ``splatsynth ingest`` (docs/ingest.md)."""
 MASKS_DIR = "masks"
 IMAGES_DIR = "images"
 
