@@ -160,7 +160,8 @@ def main() -> None:
             "rotation err (deg) before -> after | centre err (%) before -> after | "
             "gauge scale | fit s fixed / refined |")
     for name, scene_dir in scenes:
-        def with_keypoints(root: Path, cameras: list[Camera], draw: int) -> Path:
+        def with_keypoints(root: Path, cameras: list[Camera], draw: int,
+                           scene_dir: Path = scene_dir) -> Path:
             return _perturbed_scene(scene_dir, root, cameras, None if args.no_keypoints else
                                     (args.keypoint_noise, (args.keypoint_seed, draw + 1)))
 
@@ -299,7 +300,7 @@ def _track_rows(rig: str, scene_dir: Path, work: Path, run: RunConfig, fixed, ar
         fit_o = _fit(prep_r, run, replace(fixed, optimize_pose=True))[0]
         p_o = _held_out(fit_o, prep_r, gt, true_world, align=True)[0]
 
-        def won(p: float) -> str:
+        def won(p: float, p_f: float = p_f) -> str:
             return f"{(p - p_f) / (exact_psnr - p_f):.0%}"
 
         print(f"| {rig} | {deg:.1f} deg + {args.translation:.1%} | {draw} | {_db(p_f)} | "

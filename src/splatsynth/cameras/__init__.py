@@ -5,6 +5,7 @@ from .camera import (
     MAX_IMAGE_SIDE,
     Camera,
     c2w_from_w2c,
+    image_shift_px,
     image_size_problem,
     intrinsics_matrix,
     look_at_w2c,
@@ -23,7 +24,7 @@ from .orbits import (
     orbit_cameras,
     rig_ring,
 )
-from .rotations import quat_wxyz_from_rotation, rotation_from_quat_wxyz
+from .rotations import quat_wxyz_from_rotation, rotation_angle_deg, rotation_from_quat_wxyz
 
 __all__ = [
     "Camera", "c2w_from_w2c", "w2c_from_c2w", "opencv_c2w_from_opengl_c2w",
@@ -31,5 +32,6 @@ __all__ = [
     "orbit_cameras", "mvdiffusion_cameras", "rig_ring", "camera_on_sphere", "cameras_to_json",
     "FACELIFT_FOCAL_512", "MVDIFFUSION_AZIMUTHS_DEG", "rotation_from_quat_wxyz",
     "quat_wxyz_from_rotation", "MAX_IMAGE_SIDE", "MAX_IMAGE_PIXELS", "image_size_problem",
-    "KeypointAlignment", "align_to_keypoints", "keypoint_array",
+    "KeypointAlignment", "align_to_keypoints", "keypoint_array", "rotation_angle_deg",
+    "image_shift_px",
 ]

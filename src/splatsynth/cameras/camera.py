@@ -257,3 +257,15 @@ def look_at_w2c(eye: np.ndarray, target: np.ndarray, up: np.ndarray = (0.0, 0.0,
 def intrinsics_matrix(fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
     """[3, 3] pinhole K."""
     return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+
+
+def image_shift_px(a: Camera, b: Camera, points: np.ndarray) -> float:
+    """Median distance in pixels between where cameras ``a`` and ``b`` (one camera before and
+    after a correction) see the [N, 3] ``points`` in front of both; 0 when there are none."""
+    pts = np.asarray(points, np.float64).reshape(-1, 3)
+    ua, za = a.project(pts)
+    ub, zb = b.project(pts)
+    front = (np.asarray(za) > 0) & (np.asarray(zb) > 0)
+    if not front.any():
+        return 0.0
+    return float(np.median(np.linalg.norm(ua[front] - ub[front], axis=1)))

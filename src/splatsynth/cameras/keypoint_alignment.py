@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import SplatsynthError
 from .camera import Camera
+from .rotations import rotation_angle_deg
 from .triangulation import triangulate_robust
 
 #: Bound of the refinement's angle per view (degrees). A calibration more than this far off
@@ -186,7 +187,7 @@ def align_to_keypoints(cameras: Sequence[Camera], keypoints: np.ndarray, *, gaug
     after = problem.solve(cameras_move=True, start=before.x)
     res_before, res_after = problem.residual_stats(before.x), problem.residual_stats(after.x)
     aligned = problem.cameras(after.x)
-    rot = np.array([_angle_deg(a.R @ b.R.T) for a, b in zip(aligned, cams)])
+    rot = rotation_angle_deg(np.stack([a.R @ b.R.T for a, b in zip(aligned, cams)]))
     shift = np.array([np.linalg.norm(a.center - b.center) for a, b in zip(aligned, cams)])
     stats = dict(moved=free, residual_before=res_before, num_points=len(keep))
     if not after.cost < before.cost:
@@ -380,8 +381,3 @@ class _Problem:
             res.x = np.concatenate([x0[:self.n_cam], res.x])
         return res
 
-
-def _angle_deg(R: np.ndarray) -> float:
-    cos = np.clip((np.trace(R) - 1.0) / 2.0, -1.0, 1.0)
-    skew = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]])
-    return float(np.degrees(np.arctan2(np.linalg.norm(skew) / 2.0, cos)))

@@ -29,3 +29,13 @@ def quat_wxyz_from_rotation(R: np.ndarray) -> np.ndarray:
     R = np.asarray(R, dtype=np.float64)
     q = _rotation().from_matrix(R.reshape(-1, 3, 3)).as_quat(canonical=True, scalar_first=True)
     return q.reshape(*R.shape[:-2], 4)
+
+
+def rotation_angle_deg(R: np.ndarray) -> np.ndarray:
+    """[..., 3, 3] rotations -> [...] their angles in degrees."""
+    R = np.asarray(R, np.float64)
+    cos = (np.trace(R, axis1=-2, axis2=-1) - 1.0) / 2.0
+    # atan2 of the skew part's size: exact near 0, where arccos of the trace loses ~1e-6 deg.
+    skew = np.stack([R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0],
+                     R[..., 1, 0] - R[..., 0, 1]], -1)
+    return np.degrees(np.arctan2(np.linalg.norm(skew, axis=-1) / 2.0, cos))

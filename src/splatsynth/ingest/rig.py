@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cameras import Camera
+from ..cameras import Camera, image_shift_px
 from ..cameras.keypoint_alignment import align_to_keypoints
 from ..errors import SplatsynthError
 from ..fileio import atomic_write_json
@@ -199,14 +199,7 @@ def refine_cameras(cameras: list[Camera], tracks: np.ndarray, cfg: RigConfig,
 def _subject_shift(before: list[Camera], after: list[Camera], points: np.ndarray) -> np.ndarray:
     """[C] median image displacement of the keypoints' 3D points between two calibrations."""
     pts = points[np.isfinite(points).all(1)]
-    out = np.zeros(len(before))
-    if not len(pts):
-        return out
-    for i, (b, a) in enumerate(zip(before, after)):
-        ub, _ = b.project(pts)
-        ua, _ = a.project(pts)
-        out[i] = float(np.median(np.linalg.norm(ua - ub, axis=1)))
-    return out
+    return np.array([image_shift_px(b, a, pts) for b, a in zip(before, after)])
 
 
 def refine_rig(rec: Recording, n_frames: int, skip: frozenset[int], cfg: RigConfig

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..cameras import Camera
+from ..cameras import Camera, image_shift_px, rotation_angle_deg
 
 
 def so3_exp(phi: torch.Tensor) -> torch.Tensor:
@@ -98,16 +98,6 @@ class PoseDeltas(torch.nn.Module):
 # --- measuring poses (numpy; the benchmark, the tests and the report use these) -------------
 
 
-def rotation_angle_deg(R: np.ndarray) -> np.ndarray:
-    """[..., 3, 3] rotations -> [...] their angles in degrees."""
-    R = np.asarray(R, np.float64)
-    cos = (np.trace(R, axis1=-2, axis2=-1) - 1.0) / 2.0
-    # atan2 of the skew part's size: exact near 0, where arccos of the trace loses ~1e-6 deg.
-    skew = np.stack([R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0],
-                     R[..., 1, 0] - R[..., 0, 1]], -1)
-    return np.degrees(np.arctan2(np.linalg.norm(skew, axis=-1) / 2.0, cos))
-
-
 def perturb_cameras(cameras: Sequence[Camera], views: Sequence[int], rotation_deg: float,
                     translation: float, centre: np.ndarray, seed: int = 0) -> list[Camera]:
     """Cameras with a calibration error: each of ``views`` turned by ``rotation_deg`` about a
@@ -184,16 +174,7 @@ def pose_corrections(given: Sequence[Camera], refined: Sequence[Camera], points:
         median distance in pixels (at the view's resolution) between where the two cameras see
         the points in front of both (0 when there are none).
     """
-    pts = np.asarray(points, np.float64).reshape(-1, 3)
-    out = []
-    for a, b in zip(given, refined):
-        ua, za = a.project(pts)
-        ub, zb = b.project(pts)
-        front = (np.asarray(za) > 0) & (np.asarray(zb) > 0)
-        shift = float(np.median(np.linalg.norm(ua[front] - ub[front], axis=1))) \
-            if front.any() else 0.0
-        out.append({"rotation_deg": float(rotation_angle_deg(b.R @ a.R.T)),
-                    "centre_shift": float(np.linalg.norm(b.center - a.center)),
-                    "shift_px": shift})
-    return out
+    return [{"rotation_deg": float(rotation_angle_deg(b.R @ a.R.T)),
+             "centre_shift": float(np.linalg.norm(b.center - a.center)),
+             "shift_px": image_shift_px(a, b, points)} for a, b in zip(given, refined)]
 
